@@ -1,0 +1,90 @@
+"""The only module that reads the environment (VIP_*): every other module takes a Settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SAMPLE_PROGRAMS_DIR = PACKAGE_DIR / "samples"
+DEFAULT_DATA_DIR = REPO_ROOT / ".data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the inputs and the warehouse are, and the build date.
+
+    `raw_dir` None means: generate the bundled sample data into `.data/raw`.
+    `as_of` None means: yesterday in each program's own timezone.
+    """
+
+    raw_dir: Path | None = None
+    programs_dir: Path = SAMPLE_PROGRAMS_DIR
+    warehouse: Path = DEFAULT_DATA_DIR / "warehouse.duckdb"
+    as_of: dt.date | None = None
+    dbt_target: str = "duckdb"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_sample_data(self) -> bool:
+        return self.raw_dir is None
+
+    @property
+    def sample_raw_dir(self) -> Path:
+        return self.warehouse.parent / "raw"
+
+    @property
+    def effective_raw_dir(self) -> Path:
+        return self.raw_dir if self.raw_dir is not None else self.sample_raw_dir
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt subprocess: the warehouse path is always absolute."""
+        return {
+            "VIP_WAREHOUSE": str(self.warehouse.resolve()),
+            "VIP_DBT_TARGET": self.dbt_target,
+            **self.extra_env,
+        }
+
+    def dbt_vars(self) -> dict[str, str | None]:
+        return {"as_of": self.as_of.isoformat() if self.as_of else None}
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}={value!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def from_env(
+    raw_dir: str | Path | None = None,
+    programs_dir: str | Path | None = None,
+    warehouse: str | Path | None = None,
+    as_of: str | dt.date | None = None,
+) -> Settings:
+    """Settings from explicit values first, then VIP_* environment variables, then defaults."""
+    env = os.environ
+    raw = _path(str(raw_dir)) if raw_dir else _path(env.get("VIP_RAW_DIR"))
+    programs = _path(str(programs_dir)) if programs_dir else _path(env.get("VIP_PROGRAMS_DIR"))
+    wh = _path(str(warehouse)) if warehouse else _path(env.get("VIP_WAREHOUSE"))
+    if isinstance(as_of, dt.date):
+        as_of_date: dt.date | None = as_of
+    else:
+        as_of_date = _date(as_of or env.get("VIP_AS_OF"), "as_of")
+    return Settings(
+        raw_dir=raw,
+        programs_dir=programs or SAMPLE_PROGRAMS_DIR,
+        warehouse=wh or (DEFAULT_DATA_DIR / "warehouse.duckdb").resolve(),
+        as_of=as_of_date,
+        dbt_target=env.get("VIP_DBT_TARGET", "duckdb"),
+    )

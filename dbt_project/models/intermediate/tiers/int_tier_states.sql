@@ -1,0 +1,291 @@
+{{ config(materialized='table') }}
+-- The tier state machine (tier-rules §1-§6, §9). One row per member, scenario and day on
+-- which something could change their state; the recursion jumps from one such day to the
+-- next (next review, next promotion the totals reach, next refund that can undo the
+-- provisional promotion, next manual assignment), so its depth is the number of state
+-- changes per member, never the number of days or orders.
+--
+-- Each step applies the four steps of that day in order: (1) review, (2) promotion,
+-- (3) refund re-evaluation, (4) manual assignment.
+with recursive
+
+members as (
+    select * from {{ ref('int_tier_members') }}
+),
+
+promotion_days as (
+    select * from {{ ref('int_tier_promotion_days') }}
+),
+
+contributions as (
+    select * from {{ ref('int_spec_contributions') }}
+    where is_counted
+),
+
+bands as (
+    select * from {{ ref('int_tier_bands') }}
+),
+
+manual as (
+    select * from {{ ref('int_manual_assignments__evaluated') }}
+    where status = 'applied'
+),
+
+initial_states as (
+    -- day E: the total reached so far gives the first tier; above base it counts as a
+    -- promotion from base (provisional, reviewed as a promotion on E); a manual assignment
+    -- on E comes last.
+    select
+        members.scenario_key,
+        members.customer_key,
+        members.eligible_from as step_day,
+        coalesce(manual.tier_rank, promotion_days.reach_rank) as tier_rank,
+        case
+            when coalesce(manual.tier_rank, promotion_days.reach_rank) > 0
+                then {{ next_review_date('members.window_kind', 'members.eligible_from', 'true') }}
+        end as review_on,
+        manual.tier_rank is null and promotion_days.reach_rank > 0 as is_provisional,
+        members.eligible_from as promoted_on,
+        0 as prior_rank,
+        'initial' as change_reason,
+        true as is_tier_change,
+        1 as step_number
+    from members
+    inner join promotion_days
+        on promotion_days.scenario_key = members.scenario_key
+        and promotion_days.customer_key = members.customer_key
+        and promotion_days.day = members.eligible_from
+    left join manual
+        on manual.scenario_key = members.scenario_key
+        and manual.customer_key = members.customer_key
+        and manual.assigned_date = members.eligible_from
+),
+
+states as (
+    select * from initial_states
+
+    union all
+
+    select
+        scenario_key,
+        customer_key,
+        step_day,
+        tier_after_manual as tier_rank,
+        review_after_manual as review_on,
+        is_provisional_after_manual as is_provisional,
+        promoted_on_after as promoted_on,
+        prior_rank_after as prior_rank,
+        case
+            when has_manual and tier_after_manual <> tier_after_refund then 'manual'
+            when tier_after_refund <> tier_after_promotion then 'refund'
+            when is_promoted then 'promotion'
+            when tier_after_review <> tier_before then 'review'
+        end as change_reason,
+        tier_after_manual <> tier_before as is_tier_change,
+        step_number
+    from (
+        select
+            refunded.*,
+            manual.tier_rank is not null as has_manual,
+            coalesce(manual.tier_rank, refunded.tier_after_refund) as tier_after_manual,
+            case
+                when manual.tier_rank is null then refunded.review_after_refund
+                when manual.tier_rank > 0
+                    then {{ next_review_date('refunded.window_kind', 'refunded.step_day', 'true') }}
+            end as review_after_manual,
+            manual.tier_rank is null and refunded.is_provisional_after_promotion
+                as is_provisional_after_manual
+        from (
+            select
+                promoted.*,
+                least(promoted.tier_after_promotion, promoted.refund_rank) as tier_after_refund,
+                case
+                    when least(promoted.tier_after_promotion, promoted.refund_rank) = 0 then null
+                    else promoted.review_after_promotion
+                end as review_after_refund
+            from (
+                select
+                    reviewed.*,
+                    reviewed.reach_rank > reviewed.tier_after_review as is_promoted,
+                    greatest(reviewed.reach_rank, reviewed.tier_after_review) as tier_after_promotion,
+                    case
+                        when reviewed.reach_rank > reviewed.tier_after_review
+                            then {{ next_review_date('reviewed.window_kind', 'reviewed.step_day', 'true') }}
+                        else reviewed.review_after_review
+                    end as review_after_promotion,
+                    reviewed.reach_rank > reviewed.tier_after_review
+                        or reviewed.is_provisional_after_review as is_provisional_after_promotion,
+                    case
+                        when reviewed.reach_rank > reviewed.tier_after_review then reviewed.step_day
+                        else reviewed.promoted_on_before
+                    end as promoted_on_after,
+                    case
+                        when reviewed.reach_rank > reviewed.tier_after_review
+                            then reviewed.tier_after_review
+                        else reviewed.prior_rank_before
+                    end as prior_rank_after,
+                    -- step 3 only when a reduction became known today and the tier is still
+                    -- the provisional one of promoted_on (a promotion today already saw it)
+                    case
+                        when reviewed.reach_rank <= reviewed.tier_after_review
+                            and reviewed.is_provisional_after_review
+                            and reviewed.refunds_policy = 'reevaluate'
+                            and reviewed.has_reduction_today
+                            then greatest(
+                                coalesce((
+                                    select max(bands.tier_rank) from bands
+                                    where bands.scenario_key = reviewed.scenario_key
+                                        and bands.lower_bound <= coalesce(reviewed.promotion_window_total, 0)
+                                ), 0),
+                                reviewed.prior_rank_before
+                            )
+                        else 99999
+                    end as refund_rank
+                from (
+                    select
+                        day_totals.*,
+                        day_totals.step_day = day_totals.review_before as is_review,
+                        case
+                            when day_totals.step_day = day_totals.review_before then coalesce((
+                                select max(bands.tier_rank) from bands
+                                where bands.scenario_key = day_totals.scenario_key
+                                    and bands.lower_bound <= coalesce(day_totals.review_total, 0)
+                            ), 0)
+                            else day_totals.tier_before
+                        end as tier_after_review,
+                        case
+                            when day_totals.step_day <> day_totals.review_before
+                                or day_totals.review_before is null
+                                then day_totals.review_before
+                            when coalesce((
+                                select max(bands.tier_rank) from bands
+                                where bands.scenario_key = day_totals.scenario_key
+                                    and bands.lower_bound <= coalesce(day_totals.review_total, 0)
+                            ), 0) > 0
+                                then {{ next_review_date('day_totals.window_kind', 'day_totals.step_day', 'false') }}
+                        end as review_after_review,
+                        coalesce(day_totals.step_day = day_totals.review_before, false) = false
+                            and day_totals.is_provisional_before as is_provisional_after_review,
+                        coalesce(
+                            promotion_days.reach_rank,
+                            case when day_totals.step_day = day_totals.review_before then coalesce((
+                                select max(bands.tier_rank) from bands
+                                where bands.scenario_key = day_totals.scenario_key
+                                    and bands.lower_bound <= coalesce(day_totals.day_total, 0)
+                            ), 0) end,
+                            -1
+                        ) as reach_rank
+                    from (
+                        select
+                            step.*,
+                            totals.review_total,
+                            totals.day_total,
+                            totals.promotion_window_total,
+                            coalesce(totals.has_reduction_today, false) as has_reduction_today
+                        from (
+                            select
+                                states.scenario_key,
+                                states.customer_key,
+                                states.tier_rank as tier_before,
+                                states.review_on as review_before,
+                                states.is_provisional as is_provisional_before,
+                                states.promoted_on as promoted_on_before,
+                                states.prior_rank as prior_rank_before,
+                                states.step_number + 1 as step_number,
+                                members.spec_key,
+                                members.window_kind,
+                                members.counting_start_date,
+                                members.refunds_policy,
+                                members.eligible_until,
+                                least(
+                                    coalesce(states.review_on, date '9999-12-31'),
+                                    coalesce(next_promotion.day, date '9999-12-31'),
+                                    coalesce(next_refund.day, date '9999-12-31'),
+                                    coalesce(next_manual.day, date '9999-12-31')
+                                ) as step_day
+                            from states
+                            inner join members
+                                on members.scenario_key = states.scenario_key
+                                and members.customer_key = states.customer_key
+                            left join lateral (
+                                select min(promotion_days.day) as day
+                                from promotion_days
+                                where promotion_days.scenario_key = states.scenario_key
+                                    and promotion_days.customer_key = states.customer_key
+                                    and promotion_days.day > states.step_day
+                                    and promotion_days.reach_rank > states.tier_rank
+                            ) as next_promotion on true
+                            left join lateral (
+                                select min(contributions.known_date) as day
+                                from contributions
+                                where contributions.spec_key = members.spec_key
+                                    and contributions.customer_key = states.customer_key
+                                    and contributions.is_reduction
+                                    and contributions.known_date > states.step_day
+                                    and states.is_provisional
+                                    and members.refunds_policy = 'reevaluate'
+                                    and contributions.attribution_date <= states.promoted_on
+                                    and contributions.attribution_date >= greatest(
+                                        members.counting_start_date,
+                                        coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
+                                            members.counting_start_date))
+                            ) as next_refund on true
+                            left join lateral (
+                                select min(manual.assigned_date) as day
+                                from manual
+                                where manual.scenario_key = states.scenario_key
+                                    and manual.customer_key = states.customer_key
+                                    and manual.assigned_date > states.step_day
+                            ) as next_manual on true
+                        ) as step
+                        left join lateral (
+                            -- the totals this day's steps read, computed only where needed
+                            select
+                                sum(case
+                                    when contributions.known_date <= step.step_day - 1
+                                        and contributions.attribution_date <= step.step_day - 1
+                                        and contributions.attribution_date >= greatest(
+                                            step.counting_start_date,
+                                            coalesce({{ window_start('step.window_kind', 'cast(step.step_day - 1 as date)') }},
+                                                step.counting_start_date))
+                                    then contributions.amount end) as review_total,
+                                sum(case
+                                    when contributions.attribution_date >= greatest(
+                                            step.counting_start_date,
+                                            coalesce({{ window_start('step.window_kind', 'step.step_day') }},
+                                                step.counting_start_date))
+                                    then contributions.amount end) as day_total,
+                                sum(case
+                                    when contributions.attribution_date <= step.promoted_on_before
+                                        and contributions.attribution_date >= greatest(
+                                            step.counting_start_date,
+                                            coalesce({{ window_start('step.window_kind', 'step.promoted_on_before') }},
+                                                step.counting_start_date))
+                                    then contributions.amount end) as promotion_window_total,
+                                max(case
+                                    when contributions.is_reduction and contributions.known_date = step.step_day
+                                    then true else false end) as has_reduction_today
+                            from contributions
+                            where contributions.spec_key = step.spec_key
+                                and contributions.customer_key = step.customer_key
+                                and contributions.known_date <= step.step_day
+                                and contributions.attribution_date <= step.step_day
+                                and (step.step_day = step.review_before or step.is_provisional_before)
+                        ) as totals on true
+                        where step.step_day <= step.eligible_until
+                    ) as day_totals
+                    left join promotion_days
+                        on promotion_days.scenario_key = day_totals.scenario_key
+                        and promotion_days.customer_key = day_totals.customer_key
+                        and promotion_days.day = day_totals.step_day
+                ) as reviewed
+            ) as promoted
+        ) as refunded
+        left join manual
+            on manual.scenario_key = refunded.scenario_key
+            and manual.customer_key = refunded.customer_key
+            and manual.assigned_date = refunded.step_day
+    ) as applied
+)
+
+select * from states

@@ -1,0 +1,21 @@
+{#- The build date for a program: var('as_of') when given, else yesterday in the
+    program's time zone `tz` (tier-rules §1). -#}
+{% macro as_of_date(tz) -%}
+    {{ return(adapter.dispatch('as_of_date', 'vip_tiers')(tz)) }}
+{%- endmacro %}
+
+{% macro default__as_of_date(tz) -%}
+    {%- if var('as_of', none) -%}
+    cast('{{ var("as_of") }}' as date)
+    {%- else -%}
+    cast(timezone({{ tz }}, now()) as date) - 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__as_of_date(tz) -%}
+    {%- if var('as_of', none) -%}
+    cast('{{ var("as_of") }}' as date)
+    {%- else -%}
+    date_sub(to_date(from_utc_timestamp(current_timestamp(), {{ tz }})), 1)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""Plain day-by-day Python reference of the VIP tier rules (see docs/tier-rules-reference.md)."""

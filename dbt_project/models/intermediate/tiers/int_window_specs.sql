@@ -65,12 +65,8 @@ with_counting_start as (
     select
         all_windows.*,
         programs.as_of_date,
-        -- calendar year: a start from a year before the launch year moves to 1 Jan of it (§3)
-        case
-            when all_windows.window_kind = 'calendar_year' then greatest(
-                programs.counting_start_date, make_date(year(programs.launch_date), 1, 1))
-            else programs.counting_start_date
-        end as counting_start_date
+        {{ counting_start_date('all_windows.window_kind', 'programs.counting_start_date',
+            'programs.launch_date') }} as counting_start_date
     from all_windows
     inner join programs
         on programs.program_id = all_windows.program_id

@@ -1,0 +1,59 @@
+-- Orders that passed the checks of stg_orders, with whether their customer is known to the
+-- program and what their accepted refunds and cancellation took off them (tier-rules §3, §9):
+-- a cancellation refunds what was left when it happened (maybe nothing), in order currency.
+with
+
+orders as (
+    select * from {{ ref('stg_orders') }}
+    where rejection_reason is null
+),
+
+customers as (
+    select * from {{ ref('stg_customers') }}
+    where rejection_reason is null
+),
+
+refunds as (
+    select * from {{ ref('int_refunds__validated') }}
+    where rejection_reason is null
+),
+
+refund_totals as (
+    select
+        program_id,
+        order_id,
+        count(*) as refund_count,
+        sum(amount) as refunded_amount
+    from refunds
+    group by program_id, order_id
+),
+
+final as (
+    select
+        orders.program_id,
+        orders.order_id,
+        orders.customer_id,
+        customers.customer_id is not null as is_known_customer,
+        orders.ordered_at,
+        orders.order_date,
+        orders.currency,
+        orders.total_amount,
+        coalesce(refund_totals.refund_count, 0) as refund_count,
+        cast(coalesce(refund_totals.refunded_amount, 0) as decimal(18, 2)) as refunded_amount,
+        orders.cancelled_at,
+        orders.cancelled_date,
+        cast(case
+            when orders.cancelled_at is not null
+                then orders.total_amount - coalesce(refund_totals.refunded_amount, 0)
+            else 0
+        end as decimal(18, 2)) as cancellation_amount
+    from orders
+    left join customers
+        on customers.program_id = orders.program_id
+        and customers.customer_id = orders.customer_id
+    left join refund_totals
+        on refund_totals.program_id = orders.program_id
+        and refund_totals.order_id = orders.order_id
+)
+
+select * from final

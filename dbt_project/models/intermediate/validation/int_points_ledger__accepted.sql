@@ -1,0 +1,54 @@
+-- Points ledger entries that passed the checks of stg_points_ledger, with the date each is
+-- attributed to (tier-rules §3, §9 "Points"): a `purchase_reversal` counts on the local
+-- date of the earliest `purchase` entry with the same order_id in the program, else on its
+-- own date; every other entry on its own date.
+with
+
+entries as (
+    select * from {{ ref('stg_points_ledger') }}
+    where rejection_reason is null
+),
+
+customers as (
+    select * from {{ ref('stg_customers') }}
+    where rejection_reason is null
+),
+
+-- local dates are monotonic in the instant, so the earliest purchase has the minimum date
+first_purchases as (
+    select
+        program_id,
+        order_id,
+        min(entry_date) as purchase_date
+    from entries
+    where activity = 'purchase'
+        and order_id is not null
+    group by program_id, order_id
+),
+
+final as (
+    select
+        entries.program_id,
+        entries.entry_id,
+        entries.customer_id,
+        customers.customer_id is not null as is_known_customer,
+        entries.activity,
+        entries.points,
+        entries.occurred_at,
+        entries.entry_date,
+        entries.order_id,
+        case
+            when entries.activity = 'purchase_reversal'
+                then coalesce(first_purchases.purchase_date, entries.entry_date)
+            else entries.entry_date
+        end as attribution_date
+    from entries
+    left join customers
+        on customers.program_id = entries.program_id
+        and customers.customer_id = entries.customer_id
+    left join first_purchases
+        on first_purchases.program_id = entries.program_id
+        and first_purchases.order_id = entries.order_id
+)
+
+select * from final

@@ -1,0 +1,35 @@
+-- Refunds that passed every check (stg_refunds, int_refunds__validated), with their order's
+-- customer, local order date and currency: a refund's amount is in its order's currency and
+-- is attributed to the order's local date, known from its own (tier-rules §3, §7).
+with
+
+validated as (
+    select * from {{ ref('int_refunds__validated') }}
+    where rejection_reason is null
+),
+
+orders as (
+    select * from {{ ref('int_orders__accepted') }}
+),
+
+final as (
+    select
+        validated.program_id,
+        validated.refund_id,
+        validated.order_id,
+        validated.customer_id,
+        orders.is_known_customer,
+        validated.order_date,
+        validated.refund_date,
+        validated.refunded_at,
+        validated.currency,
+        validated.amount,
+        validated.refund_seq,
+        validated.remaining_after
+    from validated
+    inner join orders
+        on orders.program_id = validated.program_id
+        and orders.order_id = validated.order_id
+)
+
+select * from final

@@ -1,0 +1,122 @@
+-- Loyalty customers, typed, with local enrolment dates (tier-rules §1, §2) and the
+-- single-table checks (docs/raw-data.md). `rejection_reason` is null for accepted rows.
+-- An enrolment or unenrolment dated after the program's as_of has not happened yet (null):
+-- a customer enrolled after as_of is a pending member in this build.
+{%- set required_columns = ['program_id', 'customer_id'] -%}
+{%- set content_columns = ['email', 'first_name', 'last_name', 'birthday', 'raw_enrolled_at', 'raw_unenrolled_at'] -%}
+{%- set key = 'program_id, customer_id, basic_rejection' -%}
+{%- set copy_order = 'source_file, source_row, row_content' %}
+
+with
+
+source as (
+    select * from {{ source('raw', 'customers') }}
+),
+
+programs as (
+    select * from {{ ref('stg_programs') }}
+),
+
+renamed as (
+    select
+        -- keys
+        program_id,
+        customer_id,
+
+        -- profile
+        email,
+        first_name,
+        last_name,
+        cast(birthday as date) as birthday,
+
+        -- instants (UTC)
+        enrolled_at as raw_enrolled_at,
+        unenrolled_at as raw_unenrolled_at,
+
+        -- lineage
+        _source_file as source_file,
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+    from source
+),
+
+localized as (
+    select
+        renamed.*,
+        programs.program_id is not null as is_known_program,
+        programs.as_of_date,
+        {{ to_local_date('renamed.raw_enrolled_at', 'programs.timezone') }} as raw_enrolled_date,
+        {{ to_local_date('renamed.raw_unenrolled_at', 'programs.timezone') }} as raw_unenrolled_date
+    from renamed
+    left join programs
+        on programs.program_id = renamed.program_id
+),
+
+checked as (
+    select
+        *,
+        case
+            when {% for column in required_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+                then 'missing_required_value'
+            when not is_known_program then 'unknown_program'
+        end as basic_rejection,
+        concat_ws('|'{% for column in content_columns %},
+            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %}
+        ) as row_content
+    from localized
+),
+
+duplicates as (
+    select
+        *,
+        count(*) over (partition by {{ key }}) as key_rows,
+        min(row_content) over (partition by {{ key }})
+            <> max(row_content) over (partition by {{ key }}) as has_key_conflict,
+        row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
+        first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_file,
+        first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_row
+    from checked
+),
+
+judged as (
+    select
+        *,
+        case
+            when basic_rejection is not null then basic_rejection
+            when has_key_conflict then 'duplicate_key_conflict'
+            when copy_number > 1 then 'exact_duplicate'
+        end as rejection_reason
+    from duplicates
+),
+
+final as (
+    select
+        program_id,
+        customer_id,
+        email,
+        first_name,
+        last_name,
+        birthday,
+        case when raw_enrolled_date <= as_of_date then raw_enrolled_at end as enrolled_at,
+        case when raw_enrolled_date <= as_of_date then raw_enrolled_date end as enrolled_date,
+        case when raw_unenrolled_date <= as_of_date then raw_unenrolled_at end as unenrolled_at,
+        case when raw_unenrolled_date <= as_of_date then raw_unenrolled_date end as unenrolled_date,
+        is_known_program,
+        rejection_reason,
+        case rejection_reason
+            when 'missing_required_value' then 'missing required value in ' || concat_ws(', '
+                {%- for column in required_columns %},
+                case when {{ column }} is null then '{{ column }}' end{% endfor %})
+            when 'unknown_program' then 'program_id ' || program_id || ' is not a configured program'
+            when 'duplicate_key_conflict' then 'customer_id ' || customer_id || ' appears '
+                || cast(key_rows as {{ dbt.type_string() }}) || ' times with different contents'
+            when 'exact_duplicate' then 'exact copy of ' || coalesce(first_source_file, '?')
+                || ' row ' || coalesce(cast(first_source_row as {{ dbt.type_string() }}), '?')
+        end as rejection_detail,
+        source_file,
+        source_row
+    from judged
+)
+
+select * from final

@@ -1,0 +1,94 @@
+-- FX rates, typed, with the single-table checks (docs/raw-data.md): 1 unit of `currency`
+-- = `rate` units of `quote_currency` on `rate_date`. Rates belong to no program and are not
+-- cut at as_of: an order only ever uses a rate dated on or before its own (local) date.
+{%- set required_columns = ['currency', 'quote_currency', 'rate_date', 'rate'] -%}
+{%- set content_columns = ['rate'] -%}
+{%- set key = 'currency, quote_currency, rate_date, basic_rejection' -%}
+{%- set copy_order = 'source_file, source_row, row_content' %}
+
+with
+
+source as (
+    select * from {{ source('raw', 'fx_rates') }}
+),
+
+renamed as (
+    select
+        -- keys
+        upper(currency) as currency,
+        upper(quote_currency) as quote_currency,
+        cast(rate_date as date) as rate_date,
+
+        -- rate
+        cast(rate as decimal(18, 8)) as rate,
+
+        -- lineage
+        _source_file as source_file,
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        case
+            when {% for column in required_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+                then 'missing_required_value'
+        end as basic_rejection,
+        concat_ws('|'{% for column in content_columns %},
+            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %}
+        ) as row_content
+    from renamed
+),
+
+duplicates as (
+    select
+        *,
+        count(*) over (partition by {{ key }}) as key_rows,
+        min(row_content) over (partition by {{ key }})
+            <> max(row_content) over (partition by {{ key }}) as has_key_conflict,
+        row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
+        first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_file,
+        first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_row
+    from checked
+),
+
+judged as (
+    select
+        *,
+        case
+            when basic_rejection is not null then basic_rejection
+            when has_key_conflict then 'duplicate_key_conflict'
+            when copy_number > 1 then 'exact_duplicate'
+            when rate <= 0 then 'non_positive_rate'
+        end as rejection_reason
+    from duplicates
+),
+
+final as (
+    select
+        currency,
+        quote_currency,
+        rate_date,
+        rate,
+        rejection_reason,
+        case rejection_reason
+            when 'missing_required_value' then 'missing required value in ' || concat_ws(', '
+                {%- for column in required_columns %},
+                case when {{ column }} is null then '{{ column }}' end{% endfor %})
+            when 'duplicate_key_conflict' then currency || '→' || quote_currency || ' on '
+                || cast(rate_date as {{ dbt.type_string() }}) || ' appears '
+                || cast(key_rows as {{ dbt.type_string() }}) || ' times with different rates'
+            when 'exact_duplicate' then 'exact copy of ' || coalesce(first_source_file, '?')
+                || ' row ' || coalesce(cast(first_source_row as {{ dbt.type_string() }}), '?')
+            when 'non_positive_rate' then 'rate '
+                || cast(rate as {{ dbt.type_string() }}) || ' is not positive'
+        end as rejection_detail,
+        source_file,
+        source_row
+    from judged
+)
+
+select * from final

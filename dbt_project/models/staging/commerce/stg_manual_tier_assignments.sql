@@ -1,0 +1,124 @@
+-- Manual tier assignments, typed, with local assignment dates (tier-rules §1, §6) and the
+-- single-table checks (docs/raw-data.md). Whether the tier exists and the customer is
+-- eligible is judged per scenario by the tier engine. Assignments dated after the program's
+-- as_of do not exist.
+{%- set required_columns = ['program_id', 'assignment_id', 'customer_id', 'tier_code', 'assigned_at'] -%}
+{%- set content_columns = ['customer_id', 'tier_code', 'assigned_at', 'reason', 'assigned_by'] -%}
+{%- set key = 'program_id, assignment_id, basic_rejection' -%}
+{%- set copy_order = 'source_file, source_row, row_content' %}
+
+with
+
+source as (
+    select * from {{ source('raw', 'manual_tier_assignments') }}
+),
+
+programs as (
+    select * from {{ ref('stg_programs') }}
+),
+
+renamed as (
+    select
+        -- keys
+        program_id,
+        assignment_id,
+        customer_id,
+
+        -- assignment
+        tier_code,
+        reason,
+        assigned_by,
+
+        -- instants (UTC)
+        assigned_at,
+
+        -- lineage
+        _source_file as source_file,
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+    from source
+),
+
+localized as (
+    select
+        renamed.*,
+        programs.program_id is not null as is_known_program,
+        programs.as_of_date,
+        {{ to_local_date('renamed.assigned_at', 'programs.timezone') }} as assigned_date
+    from renamed
+    left join programs
+        on programs.program_id = renamed.program_id
+),
+
+-- as_of (tier-rules §9): an assignment dated after the program's as-of date does not exist
+in_scope as (
+    select * from localized
+    where not is_known_program or assigned_date is null or assigned_date <= as_of_date
+),
+
+checked as (
+    select
+        *,
+        case
+            when {% for column in required_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+                then 'missing_required_value'
+            when not is_known_program then 'unknown_program'
+        end as basic_rejection,
+        concat_ws('|'{% for column in content_columns %},
+            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %}
+        ) as row_content
+    from in_scope
+),
+
+duplicates as (
+    select
+        *,
+        count(*) over (partition by {{ key }}) as key_rows,
+        min(row_content) over (partition by {{ key }})
+            <> max(row_content) over (partition by {{ key }}) as has_key_conflict,
+        row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
+        first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_file,
+        first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_row
+    from checked
+),
+
+judged as (
+    select
+        *,
+        case
+            when basic_rejection is not null then basic_rejection
+            when has_key_conflict then 'duplicate_key_conflict'
+            when copy_number > 1 then 'exact_duplicate'
+        end as rejection_reason
+    from duplicates
+),
+
+final as (
+    select
+        program_id,
+        assignment_id,
+        customer_id,
+        tier_code,
+        reason,
+        assigned_by,
+        assigned_at,
+        assigned_date,
+        is_known_program,
+        rejection_reason,
+        case rejection_reason
+            when 'missing_required_value' then 'missing required value in ' || concat_ws(', '
+                {%- for column in required_columns %},
+                case when {{ column }} is null then '{{ column }}' end{% endfor %})
+            when 'unknown_program' then 'program_id ' || program_id || ' is not a configured program'
+            when 'duplicate_key_conflict' then 'assignment_id ' || assignment_id || ' appears '
+                || cast(key_rows as {{ dbt.type_string() }}) || ' times with different contents'
+            when 'exact_duplicate' then 'exact copy of ' || coalesce(first_source_file, '?')
+                || ' row ' || coalesce(cast(first_source_row as {{ dbt.type_string() }}), '?')
+        end as rejection_detail,
+        source_file,
+        source_row
+    from judged
+)
+
+select * from final

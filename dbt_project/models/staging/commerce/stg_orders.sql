@@ -1,0 +1,133 @@
+-- Orders, typed, with local dates (tier-rules §1) and the single-table checks
+-- (docs/raw-data.md). `rejection_reason` is null for accepted rows; rejected rows stay here
+-- so that `rejected_rows` can report them. Orders dated after the program's as_of do not
+-- exist; a cancellation dated after it has not happened yet.
+{%- set required_columns = ['program_id', 'order_id', 'customer_id', 'ordered_at', 'currency', 'total_amount'] -%}
+{%- set content_columns = ['customer_id', 'ordered_at', 'currency', 'total_amount', 'raw_cancelled_at'] -%}
+{%- set key = 'program_id, order_id, basic_rejection' -%}
+{%- set copy_order = 'source_file, source_row, row_content' %}
+
+with
+
+source as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+programs as (
+    select * from {{ ref('stg_programs') }}
+),
+
+renamed as (
+    select
+        -- keys
+        program_id,
+        order_id,
+        customer_id,
+
+        -- amounts
+        upper(currency) as currency,
+        cast(total_amount as decimal(18, 2)) as total_amount,
+
+        -- instants (UTC)
+        ordered_at,
+        cancelled_at as raw_cancelled_at,
+
+        -- lineage
+        _source_file as source_file,
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+    from source
+),
+
+localized as (
+    select
+        renamed.*,
+        programs.program_id is not null as is_known_program,
+        programs.as_of_date,
+        {{ to_local_date('renamed.ordered_at', 'programs.timezone') }} as order_date,
+        {{ to_local_date('renamed.raw_cancelled_at', 'programs.timezone') }} as raw_cancelled_date
+    from renamed
+    left join programs
+        on programs.program_id = renamed.program_id
+),
+
+-- as_of (tier-rules §1, §9): an order dated after the program's as-of date does not exist
+in_scope as (
+    select * from localized
+    where not is_known_program or order_date is null or order_date <= as_of_date
+),
+
+checked as (
+    select
+        *,
+        case
+            when {% for column in required_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+                then 'missing_required_value'
+            when not is_known_program then 'unknown_program'
+        end as basic_rejection,
+        concat_ws('|'{% for column in content_columns %},
+            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %}
+        ) as row_content
+    from in_scope
+),
+
+duplicates as (
+    select
+        *,
+        count(*) over (partition by {{ key }}) as key_rows,
+        min(row_content) over (partition by {{ key }})
+            <> max(row_content) over (partition by {{ key }}) as has_key_conflict,
+        row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
+        first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_file,
+        first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_row
+    from checked
+),
+
+judged as (
+    select
+        *,
+        case
+            when basic_rejection is not null then basic_rejection
+            when has_key_conflict then 'duplicate_key_conflict'
+            when copy_number > 1 then 'exact_duplicate'
+            when total_amount < 0 then 'negative_amount'
+            when raw_cancelled_at < ordered_at then 'cancelled_before_ordered'
+        end as rejection_reason
+    from duplicates
+),
+
+final as (
+    select
+        program_id,
+        order_id,
+        customer_id,
+        currency,
+        total_amount,
+        ordered_at,
+        order_date,
+        case when raw_cancelled_date <= as_of_date then raw_cancelled_at end as cancelled_at,
+        case when raw_cancelled_date <= as_of_date then raw_cancelled_date end as cancelled_date,
+        is_known_program,
+        rejection_reason,
+        case rejection_reason
+            when 'missing_required_value' then 'missing required value in ' || concat_ws(', '
+                {%- for column in required_columns %},
+                case when {{ column }} is null then '{{ column }}' end{% endfor %})
+            when 'unknown_program' then 'program_id ' || program_id || ' is not a configured program'
+            when 'duplicate_key_conflict' then 'order_id ' || order_id || ' appears '
+                || cast(key_rows as {{ dbt.type_string() }}) || ' times with different contents'
+            when 'exact_duplicate' then 'exact copy of ' || coalesce(first_source_file, '?')
+                || ' row ' || coalesce(cast(first_source_row as {{ dbt.type_string() }}), '?')
+            when 'negative_amount' then 'total_amount '
+                || cast(total_amount as {{ dbt.type_string() }}) || ' is negative'
+            when 'cancelled_before_ordered' then 'cancelled_at '
+                || cast(raw_cancelled_at as {{ dbt.type_string() }}) || ' is before ordered_at '
+                || cast(ordered_at as {{ dbt.type_string() }})
+        end as rejection_detail,
+        source_file,
+        source_row
+    from judged
+)
+
+select * from final

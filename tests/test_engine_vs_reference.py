@@ -383,7 +383,6 @@ PROPERTY_SETTINGS = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
     "derandomize": True,
 }
-_examples = iter(range(10**6))
 
 
 @settings(max_examples=3, **PROPERTY_SETTINGS)
@@ -391,7 +390,7 @@ _examples = iter(range(10**6))
 def test_sql_equals_reference_on_random_programs_and_members(
     vip_tiers: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory, dataset: Any
 ) -> None:
-    _check_dataset(vip_tiers, tmp_path_factory.mktemp(f"prop{next(_examples)}"), dataset)
+    _check_dataset(vip_tiers, tmp_path_factory.mktemp("prop"), dataset)
 
 
 @pytest.mark.slow
@@ -400,4 +399,4 @@ def test_sql_equals_reference_on_random_programs_and_members(
 def test_sql_equals_reference_bigger_sweep(
     vip_tiers: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory, dataset: Any
 ) -> None:
-    _check_dataset(vip_tiers, tmp_path_factory.mktemp(f"sweep{next(_examples)}"), dataset)
+    _check_dataset(vip_tiers, tmp_path_factory.mktemp("sweep"), dataset)

@@ -1,0 +1,65 @@
+# vip-tiers: the two Quick start commands (`make run`, `make test`) and a few helpers.
+# Everything runs from the project's own virtualenv (.venv, Python 3.11), created on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# pip runs again only when pyproject.toml is newer than this stamp.
+INSTALL_STAMP := $(VENV)/.vip-tiers-installed
+# The local Dagster instance (runs, schedules, event log) lives in .dagster/ (ignored by git).
+export DAGSTER_HOME := $(CURDIR)/.dagster
+# Never prompt (CI, no stdin); quiet pip.
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+
+# Extra arguments for `make run`, e.g. make run ARGS="--as-of 2024-06-30 --full-refresh"
+ARGS ?=
+
+.PHONY: help run test dev setup system-deps lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: setup ## build the warehouse: `vip-tiers run` (sample data in .data/; ARGS="..." to add options)
+	$(BIN)/vip-tiers run $(ARGS)
+
+test: setup ## lint, format check and the test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+dev: setup ## Dagster UI on http://127.0.0.1:3000 (same definitions as `vip-tiers run`)
+	$(BIN)/dagster dev -m orchestration.definitions
+
+setup: system-deps $(INSTALL_STAMP) $(DAGSTER_HOME)/dagster.yaml
+
+# System packages the build needs beyond Python. None yet: later features (e.g. a browser or
+# a JVM for other targets) add their install here, keeping this target idempotent.
+system-deps: ## check / install system packages (none needed yet)
+	@if [ ! -x "$(BIN)/python" ] && ! command -v "$(PYTHON)" >/dev/null 2>&1; then \
+		echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)"; \
+		exit 1; \
+	fi
+	@echo "system-deps: nothing to install"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALL_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+lint: setup ## fix what ruff can fix, then format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## remove generated data, the Dagster instance and dbt artifacts (keeps .venv)
+	rm -rf .data .dagster dbt_project/target dbt_project/logs logs .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,37 @@
+"""Asset definitions, one module per concern (config, raw, dbt); listed in definitions.py.
+
+This package's `__init__` holds only what those modules share, so importing one module
+never defines another module's assets. The asset modules do not use
+`from __future__ import annotations`: Dagster reads their type hints (run config, resources)
+when the decorators run.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+class BuildConfig(dg.Config):
+    """Run options of a build (the launchpad's op config; `vip-tiers run` fills them)."""
+
+    full_refresh: bool = False
+    """Rebuild incremental models from scratch (`dbt build --full-refresh`)."""
+    as_of: str | None = None
+    """Build date YYYY-MM-DD; overrides the `inputs` resource and `VIP_AS_OF`."""
+
+
+class VipErrorKind:
+    """`vip_error` metadata on a `dg.Failure`: what the CLI turns into exit code 2."""
+
+    KEY = "vip_error"
+    INPUT = "input"
+    WAREHOUSE_LOCKED = "warehouse_locked"
+
+
+def input_failure(message: str, kind: str = VipErrorKind.INPUT) -> dg.Failure:
+    """A failure caused by the user's inputs: shown as is, never retried."""
+    return dg.Failure(
+        description=message,
+        metadata={VipErrorKind.KEY: kind},
+        allow_retries=False,
+    )

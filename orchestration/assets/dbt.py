@@ -1,0 +1,83 @@
+"""The dbt models as Dagster assets: one `dbt build` per run, its tests as asset checks.
+
+Asset keys are dagster-dbt's defaults: `[schema, model]` for models with a custom schema
+(`["staging", "stg_orders"]`, `["intermediate", …]`, seeds `["reference", …]`), `[model]` for
+the marts, `[source, table]` for sources, so `["raw", "orders"]` is the raw asset upstream.
+Groups follow the folders: staging, intermediate, marts (seeds: reference).
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+
+from orchestration.assets import BuildConfig
+from orchestration.project import ensure_manifest, get_dbt_project
+from orchestration.resources import (
+    InputsResource,
+    VipDbtCliResource,
+    WarehouseResource,
+    resolve_settings,
+)
+from orchestration.settings import Settings
+
+MODEL_GROUPS = ("staging", "intermediate", "marts")
+
+
+class VipDbtTranslator(DagsterDbtTranslator):
+    """Default keys; groups by models folder (staging / intermediate / marts)."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        configured = super().get_group_name(dbt_resource_props)
+        if configured:
+            return configured
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "reference"
+        fqn = dbt_resource_props.get("fqn") or []
+        if len(fqn) > 1 and fqn[1] in MODEL_GROUPS:
+            return fqn[1]
+        return "dbt"
+
+
+TRANSLATOR = VipDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True)
+)
+
+DBT_PROJECT = get_dbt_project()
+# @dbt_assets reads the manifest while the definitions load: parse first when it is stale.
+ensure_manifest(DBT_PROJECT)
+
+
+def dbt_build_args(settings: Settings, full_refresh: bool) -> list[str]:
+    """`dbt build` with the run's vars (as_of) and, when asked, a full refresh."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    dbt_vars = {key: value for key, value in settings.dbt_vars().items() if value is not None}
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    return args
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_models",
+)
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    config: BuildConfig,
+    dbt: VipDbtCliResource,
+    inputs: InputsResource,
+    warehouse: WarehouseResource,
+) -> Iterator[Any]:
+    """Build (run + test) the selected dbt models as of the run's date."""
+    settings = resolve_settings(inputs, warehouse, config.as_of)
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    args = dbt_build_args(settings, config.full_refresh)
+    context.log.info(f"dbt {' '.join(args)} on {settings.warehouse}")
+    invocation = dbt.cli_with_env(args, env=settings.dbt_env(), context=context)
+    yield from invocation.stream()

@@ -1,0 +1,458 @@
+"""`vip-tiers`: build the warehouse, generate sample data, validate program files.
+
+`vip-tiers run` executes the Dagster job `build_all` of `orchestration.definitions` in this
+process (the same assets and resources `dagster dev` runs), prints one line per asset as it
+completes, then a summary. Exit codes: 0 built; 1 an invalid program file (the other
+programs built) or a dbt failure; 2 unreadable input or a locked warehouse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import logging
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from orchestration.settings import SAMPLE_PROGRAMS_DIR, Settings, from_env
+
+if TYPE_CHECKING:  # Dagster is imported by `run` only: `validate` and `generate` start fast.
+    import dagster as dg
+
+    from orchestration.summary import BuildSummary
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+PROGRESS_LOGGER = "vip_tiers.progress"
+
+app = typer.Typer(
+    name="vip-tiers",
+    help="Loyalty-program VIP tiers computed in the warehouse (dbt + Dagster, DuckDB).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _console() -> Console:
+    # Off a terminal (CI, pipes, tests) keep lines long instead of 80 columns.
+    probe = Console()
+    return Console(highlight=False, width=None if probe.is_terminal else 120)
+
+
+console = _console()
+
+
+def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
+    console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _date_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        message = f"{value!r} is not a date (expected YYYY-MM-DD)"
+        raise typer.BadParameter(message, param_hint=name) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress: a Dagster logger that forwards run events to a Python logger this module watches.
+
+
+def progress_logger_def() -> dg.LoggerDefinition:
+    """The Dagster logger `progress`: hands every run record to the PROGRESS_LOGGER logger."""
+    import dagster as dg
+
+    @dg.logger(description="Forwards run events to the `vip-tiers` terminal progress lines.")
+    def progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
+        logger = logging.getLogger(PROGRESS_LOGGER)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        return logger
+
+    return progress
+
+
+def _event_of(record: logging.LogRecord) -> Any:
+    meta = getattr(record, "dagster_meta", None)
+    if isinstance(meta, dict) and meta.get("dagster_event") is not None:
+        return meta["dagster_event"]
+    return getattr(record, "dagster_event", None)
+
+
+def _metadata_value(metadata: Any, key: str) -> Any:
+    value = (metadata or {}).get(key)
+    return getattr(value, "value", value)
+
+
+class ProgressHandler(logging.Handler):
+    """One terminal line per completed asset, failed check, failed step and warning."""
+
+    def __init__(self, out: Console) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.out = out
+        self.passed_checks = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._emit(record)
+        except Exception:  # a progress line must never break the run
+            self.handleError(record)
+
+    def _tests(self) -> str:
+        passed, self.passed_checks = self.passed_checks, 0
+        return f" [dim]({passed} tests passed)[/dim]" if passed else ""
+
+    def _line(self, text: str) -> None:
+        self.out.print(text, soft_wrap=True)
+
+    def _emit(self, record: logging.LogRecord) -> None:
+        event = _event_of(record)
+        if event is None:
+            if record.levelno >= logging.WARNING:
+                meta = getattr(record, "dagster_meta", {}) or {}
+                message = meta.get("orig_message") or record.getMessage()
+                self._line(f"  [yellow]![/yellow] {escape(str(message))}")
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self._line(f"[bold]▶ {escape(event.step_key or '')}[/bold]")
+        elif kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            key = materialization.asset_key.to_user_string()
+            rows = _metadata_value(materialization.metadata, "dagster/row_count")
+            seconds = _metadata_value(materialization.metadata, "Execution Duration")
+            detail = f"{rows:,} rows" if isinstance(rows, int) else ""
+            if not detail and isinstance(seconds, int | float):
+                detail = f"{seconds:.1f} s"
+            self._line(f"  [green]✓[/green] {escape(key)}  [dim]{detail}[/dim]")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if evaluation.passed:
+                self.passed_checks += 1
+                return
+            severity = getattr(evaluation.severity, "value", evaluation.severity)
+            mark = "[red]✗[/red]" if severity == "ERROR" else "[yellow]![/yellow]"
+            self._line(
+                f"  {mark} test {escape(evaluation.check_name)} on "
+                f"{escape(evaluation.asset_key.to_user_string())} failed"
+            )
+        elif kind == "STEP_SUCCESS":
+            duration = getattr(event.event_specific_data, "duration_ms", None)
+            timing = f" in {duration / 1000:.1f} s" if duration else ""
+            self._line(f"[green]✓ {escape(event.step_key or '')}[/green]{timing}{self._tests()}")
+        elif kind == "STEP_FAILURE":
+            self._line(f"[red]✗ {escape(event.step_key or '')} failed[/red]{self._tests()}")
+        elif kind == "STEP_SKIPPED":
+            self._line(f"[yellow]- {escape(event.step_key or '')} skipped[/yellow]")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the run's outcome.
+
+
+def _error_text(error: Any) -> str:
+    """The user's exception message from a SerializableErrorInfo (skipping Dagster wrappers)."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause or getattr(error, "context", None)
+    user = [e for e in chain if not e.cls_name.startswith("Dagster")] or chain
+    return user[0].message.strip() if user else ""
+
+
+def failures_of(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+    """(input errors → exit 2, other failures → exit 1) of a finished run."""
+    from orchestration.assets import VipErrorKind
+
+    input_errors: list[str] = []
+    failures: list[str] = []
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data
+        kind = _metadata_value(user.metadata, VipErrorKind.KEY) if user else None
+        if user and user.description:
+            message = user.description
+        else:
+            message = _error_text(data.error) or "unknown error"
+        if kind in (VipErrorKind.INPUT, VipErrorKind.WAREHOUSE_LOCKED):
+            input_errors.append(message)
+        else:
+            failures.append(f"{event.step_key}: {_shorten(message)}")
+    return input_errors, failures
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _shorten(message: str, max_lines: int = 25) -> str:
+    """dbt's error text without colour codes and blank lines, at most `max_lines` lines."""
+    lines = [line for line in _ANSI.sub("", message).strip().splitlines() if line.strip()]
+    if len(lines) <= max_lines:
+        return "\n".join(lines)
+    return "\n".join([*lines[:max_lines], f"… ({len(lines) - max_lines} more lines)"])
+
+
+def invalid_programs_of(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The program file errors recorded by the program_config asset."""
+    from orchestration.assets.config import STATUS_KEY
+
+    messages: list[str] = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key == STATUS_KEY:
+            messages += [str(m) for m in _metadata_value(materialization.metadata, "errors") or []]
+    return messages
+
+
+def failed_checks_of(result: dg.ExecuteInProcessResult) -> list[str]:
+    failed = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            severity = getattr(evaluation.severity, "value", evaluation.severity)
+            failed.append(
+                f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()} ({severity})"
+            )
+    return failed
+
+
+def exit_code_for(summary: BuildSummary, input_errors: Sequence[str]) -> int:
+    if input_errors:
+        return EXIT_INPUT
+    if summary.failures or summary.invalid_programs or summary.failed_checks:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands.
+
+
+def _preflight(settings: Settings) -> None:
+    """Checks that make a readable message instead of a failed step (exit code 2)."""
+    from orchestration.resources import WarehouseLockedError, WarehouseResource
+
+    if not settings.programs_dir.is_dir():
+        raise _fail(
+            f"The programs directory {settings.programs_dir} does not exist: pass --programs-dir "
+            "(or set VIP_PROGRAMS_DIR) to a folder of program YAML files."
+        )
+    if settings.raw_dir is not None and not settings.raw_dir.is_dir():
+        raise _fail(
+            f"The raw directory {settings.raw_dir} does not exist: pass --raw-dir (or set "
+            "VIP_RAW_DIR) to a folder holding at least customers and orders (CSV or Parquet)."
+        )
+    try:
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        WarehouseResource(path=str(settings.warehouse)).check_writable()
+    except WarehouseLockedError as exc:
+        raise _fail(str(exc)) from exc
+    except Exception as exc:
+        raise _fail(
+            f"Cannot open the warehouse {settings.warehouse}: {exc}. Pass --warehouse (or set "
+            "VIP_WAREHOUSE) to a writable FILE.duckdb path."
+        ) from exc
+
+
+def _describe(settings: Settings) -> None:
+    raw = (
+        f"{settings.sample_raw_dir} (sample data, generated when missing)"
+        if settings.uses_sample_data
+        else str(settings.raw_dir)
+    )
+    programs = (
+        f"{settings.programs_dir} (bundled samples)"
+        if settings.programs_dir == SAMPLE_PROGRAMS_DIR
+        else str(settings.programs_dir)
+    )
+    as_of = settings.as_of.isoformat() if settings.as_of else "yesterday in each program's zone"
+    for label, value in (
+        ("raw dir", raw),
+        ("programs", programs),
+        ("warehouse", str(settings.warehouse)),
+        ("as of", as_of),
+    ):
+        console.print(f"[dim]{label:>10}:[/dim] {escape(value)}", soft_wrap=True)
+
+
+@app.command()
+def run(
+    raw_dir: Annotated[
+        Path | None,
+        typer.Option("--raw-dir", help="Raw directory (env VIP_RAW_DIR; default: sample data)."),
+    ] = None,
+    programs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--programs-dir",
+            help="Folder of program YAML files (env VIP_PROGRAMS_DIR; default: bundled samples).",
+        ),
+    ] = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--warehouse",
+            help="DuckDB warehouse file (env VIP_WAREHOUSE; default: .data/warehouse.duckdb).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Build date YYYY-MM-DD (env VIP_AS_OF; default: yesterday per program).",
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show dbt's own output.")
+    ] = False,
+) -> None:
+    """Load the raw data, validate the programs and build every model as of a date."""
+    started = time.monotonic()
+    as_of_date = _date_option(as_of, "--as-of")
+    try:
+        settings = from_env(raw_dir, programs_dir, warehouse, as_of_date)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    _describe(settings)
+    _preflight(settings)
+
+    import dagster as dg
+
+    from orchestration.project import DbtParseError
+    from orchestration.resources import WarehouseResource
+    from orchestration.summary import collect_summary, render_summary
+
+    try:
+        from orchestration.definitions import BUILD_ALL, make_definitions
+    except DbtParseError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from exc
+
+    defs = make_definitions(settings, loggers={"progress": progress_logger_def()})
+    job = defs.resolve_job_def(BUILD_ALL)
+    run_config: dict[str, Any] = {"loggers": {"progress": {"config": {}}}}
+    if full_refresh:
+        run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
+
+    # Progress lines go to the terminal; dbt's own log lines (printed by dagster-dbt on
+    # stdout) only with --verbose: dbt also writes them to dbt.log under dbt_project/target/.
+    handler = ProgressHandler(Console(file=sys.stdout, highlight=False, width=console.width))
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    progress.addHandler(handler)
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    try:
+        with quiet, dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, raise_on_error=False
+            )
+    finally:
+        progress.removeHandler(handler)
+
+    input_errors, failures = failures_of(result)
+    if input_errors:
+        for message in input_errors:
+            console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
+        console.print(f"Total time: {time.monotonic() - started:.1f} s")
+        raise typer.Exit(EXIT_INPUT)
+
+    summary = collect_summary(
+        WarehouseResource(path=str(settings.warehouse)), time.monotonic() - started
+    )
+    summary.invalid_programs = invalid_programs_of(result)
+    summary.failed_checks = failed_checks_of(result)
+    summary.failures = failures
+    console.print()
+    render_summary(summary, console)
+    code = exit_code_for(summary, input_errors)
+    if code == EXIT_OK:
+        console.print("[bold green]Built.[/bold green]")
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the raw tables into.")],
+    programs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--programs-dir", help="Program YAML files (env VIP_PROGRAMS_DIR; default: samples)."
+        ),
+    ] = None,
+    members: Annotated[int, typer.Option("--members", min=1, help="Members per program.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 42,
+    start: Annotated[
+        str, typer.Option("--start", help="First day of activity YYYY-MM-DD.")
+    ] = "2022-07-01",
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last day of activity YYYY-MM-DD (default: today).")
+    ] = None,
+    file_format: Annotated[
+        str, typer.Option("--format", help="csv, parquet or mixed (files and folders of parts).")
+    ] = "mixed",
+) -> None:
+    """Write a synthetic raw directory for the program files (sample data, tests, benchmarks)."""
+    from orchestration.generate import generate_raw_dir
+
+    start_date = _date_option(start, "--start")
+    end_date = _date_option(end, "--end")
+    programs = from_env(programs_dir=programs_dir).programs_dir
+    if not programs.is_dir():
+        raise _fail(f"The programs directory {programs} does not exist.")
+    try:
+        summary = generate_raw_dir(
+            out.expanduser().resolve(),
+            programs,
+            members_per_program=members,
+            seed=seed,
+            start=start_date or dt.date(2022, 7, 1),
+            end=end_date,
+            file_format=file_format,  # type: ignore[arg-type]  # checked by the generator
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(summary.as_text(), soft_wrap=True, markup=False)
+
+
+@app.command()
+def validate(
+    programs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--programs-dir", help="Program YAML files (env VIP_PROGRAMS_DIR; default: samples)."
+        ),
+    ] = None,
+) -> None:
+    """Check every program file (no warehouse involved); exit 1 when one is invalid."""
+    from orchestration.programs import ProgramsDirectoryError, load_programs
+
+    programs = from_env(programs_dir=programs_dir).programs_dir
+    try:
+        result = load_programs(programs)
+    except ProgramsDirectoryError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(result.as_text(), soft_wrap=True, markup=False)
+    raise typer.Exit(EXIT_OK if not result.errors else EXIT_FAILED)
+
+
+def main() -> None:  # pragma: no cover - `python -m orchestration.cli`
+    app(prog_name="vip-tiers")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -367,7 +367,7 @@ def _check_dataset(
     dataset: tuple[list[dict[str, Any]], dict[str, list]],
 ) -> None:
     generated, tables = dataset
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     raw, programs_dir = workdir / "raw", workdir / "programs"
     write_raw_dir(raw, tables)
     _write_programs(programs_dir, generated)

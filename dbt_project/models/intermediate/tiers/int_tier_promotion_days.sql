@@ -1,6 +1,7 @@
 -- Days on which step 2 (promotion) runs for a member and the tier their total reaches:
 -- days with a positive contribution and the eligibility start (§4). Review days are
--- promotion days too; the state machine computes those itself.
+-- promotion days too; the state machine computes those itself. A day whose total reaches
+-- only the base tier can never promote anyone, so only E keeps such a row.
 with
 
 members as (
@@ -20,7 +21,8 @@ candidate_days as (
         members.scenario_key,
         members.customer_key,
         window_totals.day,
-        window_totals.window_total
+        window_totals.window_total,
+        window_totals.day = members.eligible_from as is_eligibility_start
     from members
     inner join window_totals
         on window_totals.spec_key = members.spec_key
@@ -41,6 +43,7 @@ final as (
         on bands.scenario_key = candidate_days.scenario_key
         and candidate_days.window_total >= bands.lower_bound
         and candidate_days.window_total < bands.upper_bound
+    where bands.tier_rank > 0 or candidate_days.is_eligibility_start
 )
 
 select * from final

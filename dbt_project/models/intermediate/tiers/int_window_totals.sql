@@ -2,13 +2,11 @@
 -- a contribution becomes known, and the member's eligibility start.
 --
 -- Set-based, cost in events: Q(e) = A(e) - B0(e) - B1(e) where
---   A(e)  = everything known by e (running sum by known date),
+--   A(e)  = everything known by e (running sum over the member's days),
 --   B0(e) = contributions known when attributed, attributed before the window start L(e)
---           (running sum by date, read at L(e) - 1),
+--           (the same kind of running sum, read on the member's last day before L(e)),
 --   B1(e) = the few late-known ones (refunds, cancellations, reversals) attributed before
 --           L(e) and known by e (a small join).
--- Both running sums come from one sorted stream in which the query points sit after the
--- contributions of their own day.
 with
 
 specs as (
@@ -20,9 +18,9 @@ all_contributions as (
     select * from {{ ref('int_spec_contributions') }}
 ),
 
-contributions as (
+late_contributions as (
     select * from all_contributions
-    where is_counted
+    where is_counted and not is_known_when_attributed
 ),
 
 members as (
@@ -35,9 +33,12 @@ activity_days as (
         spec_key,
         customer_key,
         known_date as day,
-        true as has_activity,
-        max(case when is_trigger and is_counted then 1 else 0 end) = 1 as has_trigger,
-        max(case when is_reduction and is_counted then 1 else 0 end) = 1 as has_reduction
+        1 as has_activity,
+        max(case when is_trigger and is_counted then 1 else 0 end) as has_trigger,
+        max(case when is_reduction and is_counted then 1 else 0 end) as has_reduction,
+        sum(case when is_counted then amount else 0 end) as known_amount,
+        sum(case when is_counted and is_known_when_attributed then amount else 0 end)
+            as immediate_amount
     from all_contributions
     group by spec_key, customer_key, known_date
 ),
@@ -47,9 +48,11 @@ eligibility_days as (
         specs.spec_key,
         members.customer_key,
         members.eligible_from as day,
-        false as has_activity,
-        false as has_trigger,
-        false as has_reduction
+        0 as has_activity,
+        0 as has_trigger,
+        0 as has_reduction,
+        0 as known_amount,
+        0 as immediate_amount
     from members
     inner join specs
         on specs.program_id = members.program_id
@@ -60,9 +63,11 @@ evaluation_days as (
         spec_key,
         customer_key,
         day,
-        max(case when has_activity then 1 else 0 end) = 1 as has_activity,
-        max(case when has_trigger then 1 else 0 end) = 1 as has_trigger,
-        max(case when has_reduction then 1 else 0 end) = 1 as has_reduction
+        max(has_activity) = 1 as has_activity,
+        max(has_trigger) = 1 as has_trigger,
+        max(has_reduction) = 1 as has_reduction,
+        sum(known_amount) as known_amount,
+        sum(immediate_amount) as immediate_amount
     from (
         select * from activity_days
         union all
@@ -71,102 +76,70 @@ evaluation_days as (
     group by spec_key, customer_key, day
 ),
 
-windowed_days as (
+running_days as (
     select
         evaluation_days.*,
         greatest(
             specs.counting_start_date,
             coalesce({{ window_start('specs.window_kind', 'evaluation_days.day') }},
                 specs.counting_start_date)
-        ) as window_from
+        ) as window_from,
+        sum(evaluation_days.known_amount) over member_days as known_by_day,
+        sum(evaluation_days.immediate_amount) over member_days as immediate_through_day
     from evaluation_days
     inner join specs
         on specs.spec_key = evaluation_days.spec_key
-),
-
-stream as (
-    -- contributions first within a day (sort_order 0), then the query points
-    select spec_key, customer_key, known_date as at_date, 0 as sort_order,
-        amount, case when is_known_when_attributed then amount else 0 end as immediate_amount,
-        cast(null as date) as day, cast(null as varchar) as query_kind
-    from contributions
-    union all
-    select spec_key, customer_key, day, 1, 0, 0, day, 'known_by_day'
-    from windowed_days
-    union all
-    select spec_key, customer_key, cast(window_from - 1 as date), 1, 0, 0, day, 'before_window'
-    from windowed_days
-),
-
-running as (
-    select
-        spec_key,
-        customer_key,
-        day,
-        query_kind,
-        sum(amount) over running_window as known_total,
-        sum(immediate_amount) over running_window as immediate_total
-    from stream
-    window running_window as (
-        partition by spec_key, customer_key
-        order by at_date, sort_order
+    window member_days as (
+        partition by evaluation_days.spec_key, evaluation_days.customer_key
+        order by evaluation_days.day
         rows between unbounded preceding and current row
     )
 ),
 
-read_points as (
+before_window as (
     select
-        spec_key,
-        customer_key,
-        day,
-        sum(case when query_kind = 'known_by_day' then known_total else 0 end) as known_by_day,
-        sum(case when query_kind = 'before_window' then immediate_total else 0 end)
-            as immediate_before_window
-    from running
-    where query_kind is not null
-    group by spec_key, customer_key, day
+        running_days.*,
+        coalesce(previous_day.immediate_through_day, 0) as immediate_before_window
+    from running_days
+    {{ join_latest_before('running_days', 'previous_day', 'running_days',
+        ['spec_key', 'customer_key'], 'day', 'running_days.window_from') }}
 ),
 
 late_before_window as (
     select
-        windowed_days.spec_key,
-        windowed_days.customer_key,
-        windowed_days.day,
-        sum(contributions.amount) as late_before_window
-    from windowed_days
-    inner join contributions
-        on contributions.spec_key = windowed_days.spec_key
-        and contributions.customer_key = windowed_days.customer_key
-        and not contributions.is_known_when_attributed
-        and contributions.attribution_date < windowed_days.window_from
-        and contributions.known_date <= windowed_days.day
-    group by windowed_days.spec_key, windowed_days.customer_key, windowed_days.day
+        running_days.spec_key,
+        running_days.customer_key,
+        running_days.day,
+        sum(late_contributions.amount) as late_before_window
+    from running_days
+    inner join late_contributions
+        on late_contributions.spec_key = running_days.spec_key
+        and late_contributions.customer_key = running_days.customer_key
+        and late_contributions.attribution_date < running_days.window_from
+        and late_contributions.known_date <= running_days.day
+    group by running_days.spec_key, running_days.customer_key, running_days.day
 ),
 
 final as (
     select
-        windowed_days.spec_key,
-        windowed_days.customer_key,
-        windowed_days.day,
-        windowed_days.window_from,
-        windowed_days.has_activity,
-        windowed_days.has_trigger,
-        windowed_days.has_reduction,
+        before_window.spec_key,
+        before_window.customer_key,
+        before_window.day,
+        before_window.window_from,
+        before_window.has_activity,
+        before_window.has_trigger,
+        before_window.has_reduction,
         cast(
-            read_points.known_by_day
-            - read_points.immediate_before_window
+            before_window.known_by_day
+            - before_window.immediate_before_window
             - coalesce(late_before_window.late_before_window, 0)
             as decimal(18, 2)
         ) as window_total
-    from windowed_days
-    inner join read_points
-        on read_points.spec_key = windowed_days.spec_key
-        and read_points.customer_key = windowed_days.customer_key
-        and read_points.day = windowed_days.day
+    from before_window
     left join late_before_window
-        on late_before_window.spec_key = windowed_days.spec_key
-        and late_before_window.customer_key = windowed_days.customer_key
-        and late_before_window.day = windowed_days.day
+        on late_before_window.spec_key = before_window.spec_key
+        and late_before_window.customer_key = before_window.customer_key
+        and late_before_window.day = before_window.day
 )
 
 select * from final

@@ -450,6 +450,33 @@ def validate(
     raise typer.Exit(EXIT_OK if not result.errors else EXIT_FAILED)
 
 
+@app.command()
+def dashboard(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="HTML file to write (default: dashboard.html beside the warehouse)."
+        ),
+    ] = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--warehouse",
+            help="DuckDB warehouse file (env VIP_WAREHOUSE; default: .data/warehouse.duckdb).",
+        ),
+    ] = None,
+) -> None:
+    """Write the self-contained HTML dashboard of a built warehouse (opens offline)."""
+    from orchestration.dashboard.build import DashboardError, build_dashboard, dashboard_path
+
+    settings = from_env(warehouse=warehouse)
+    try:
+        path = build_dashboard(settings.warehouse, dashboard_path(settings.warehouse, out))
+    except DashboardError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"Dashboard written to {escape(str(path))}", soft_wrap=True)
+
+
 def main() -> None:  # pragma: no cover - `python -m orchestration.cli`
     app(prog_name="vip-tiers")
 

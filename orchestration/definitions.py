@@ -13,12 +13,13 @@ from collections.abc import Mapping
 import dagster as dg
 
 from orchestration.assets.config import program_config
+from orchestration.assets.dashboard import dashboard
 from orchestration.assets.dbt import dbt_models
 from orchestration.assets.raw import raw_tables
 from orchestration.resources import build_resources
 from orchestration.settings import Settings
 
-ASSETS: list[dg.AssetsDefinition] = [program_config, raw_tables, dbt_models]
+ASSETS: list[dg.AssetsDefinition] = [program_config, raw_tables, dbt_models, dashboard]
 BUILD_ALL = "build_all"
 
 build_all = dg.define_asset_job(
@@ -26,7 +27,7 @@ build_all = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*ASSETS),
     description=(
         "Validate the program config, load the raw data and `dbt build` every model and test, "
-        "as of the run's date; no exports."
+        "as of the run's date, then write the HTML dashboard; no exports."
     ),
     executor_def=dg.in_process_executor,
 )

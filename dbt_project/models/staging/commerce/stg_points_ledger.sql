@@ -72,17 +72,7 @@ checked as (
 ),
 
 duplicates as (
-    select
-        *,
-        count(*) over (partition by {{ key }}) as key_rows,
-        min(row_content) over (partition by {{ key }})
-            <> max(row_content) over (partition by {{ key }}) as has_key_conflict,
-        row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
-        first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
-            as first_source_file,
-        first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
-            as first_source_row
-    from checked
+    {{ flag_duplicates('checked', key, copy_order) }}
 ),
 
 judged as (

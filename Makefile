@@ -36,14 +36,15 @@ dev: setup ## Dagster UI on http://127.0.0.1:3000 (same definitions as `vip-tier
 
 setup: system-deps $(INSTALL_STAMP) $(DAGSTER_HOME)/dagster.yaml
 
-# System packages the build needs beyond Python. None yet: later features (e.g. a browser or
-# a JVM for other targets) add their install here, keeping this target idempotent.
-system-deps: ## check / install system packages (none needed yet)
+# System packages the build needs beyond Python, installed only when missing (idempotent):
+# Chromium, for the dashboard test (tests/test_dashboard.py opens the page headless).
+system-deps: ## check / install system packages (chromium)
 	@if [ ! -x "$(BIN)/python" ] && ! command -v "$(PYTHON)" >/dev/null 2>&1; then \
 		echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)"; \
 		exit 1; \
 	fi
-	@echo "system-deps: nothing to install"
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) || \
+		(echo "system-deps: could not install chromium (Debian: sudo apt-get install chromium)"; exit 1)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -32,12 +32,9 @@ checked as (
     select
         *,
         case
-            when {% for column in required_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
-                then 'missing_required_value'
+            when {{ any_missing(required_columns) }} then 'missing_required_value'
         end as basic_rejection,
-        concat_ws('|'{% for column in content_columns %},
-            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %}
-        ) as row_content
+        {{ row_content(content_columns) }} as row_content
     from renamed
 ),
 
@@ -65,14 +62,11 @@ final as (
         rate,
         rejection_reason,
         case rejection_reason
-            when 'missing_required_value' then 'missing required value in ' || concat_ws(', '
-                {%- for column in required_columns %},
-                case when {{ column }} is null then '{{ column }}' end{% endfor %})
+            when 'missing_required_value' then {{ missing_required_detail(required_columns) }}
             when 'duplicate_key_conflict' then currency || '→' || quote_currency || ' on '
                 || cast(rate_date as {{ dbt.type_string() }}) || ' appears '
                 || cast(key_rows as {{ dbt.type_string() }}) || ' times with different rates'
-            when 'exact_duplicate' then 'exact copy of ' || coalesce(first_source_file, '?')
-                || ' row ' || coalesce(cast(first_source_row as {{ dbt.type_string() }}), '?')
+            when 'exact_duplicate' then {{ exact_duplicate_detail() }}
             when 'non_positive_rate' then 'rate '
                 || cast(rate as {{ dbt.type_string() }}) || ' is not positive'
         end as rejection_detail,

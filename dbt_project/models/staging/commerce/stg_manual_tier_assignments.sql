@@ -59,13 +59,10 @@ checked as (
     select
         *,
         case
-            when {% for column in required_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
-                then 'missing_required_value'
+            when {{ any_missing(required_columns) }} then 'missing_required_value'
             when not is_known_program then 'unknown_program'
         end as basic_rejection,
-        concat_ws('|'{% for column in content_columns %},
-            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %}
-        ) as row_content
+        {{ row_content(content_columns) }} as row_content
     from in_scope
 ),
 
@@ -97,14 +94,11 @@ final as (
         is_known_program,
         rejection_reason,
         case rejection_reason
-            when 'missing_required_value' then 'missing required value in ' || concat_ws(', '
-                {%- for column in required_columns %},
-                case when {{ column }} is null then '{{ column }}' end{% endfor %})
+            when 'missing_required_value' then {{ missing_required_detail(required_columns) }}
             when 'unknown_program' then 'program_id ' || program_id || ' is not a configured program'
             when 'duplicate_key_conflict' then 'assignment_id ' || assignment_id || ' appears '
                 || cast(key_rows as {{ dbt.type_string() }}) || ' times with different contents'
-            when 'exact_duplicate' then 'exact copy of ' || coalesce(first_source_file, '?')
-                || ' row ' || coalesce(cast(first_source_row as {{ dbt.type_string() }}), '?')
+            when 'exact_duplicate' then {{ exact_duplicate_detail() }}
         end as rejection_detail,
         source_file,
         source_row

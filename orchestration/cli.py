@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from orchestration.exports.cli import export_command, exports_app
 from orchestration.settings import SAMPLE_PROGRAMS_DIR, Settings, from_env
 
 if TYPE_CHECKING:  # Dagster is imported by `run` only: `validate` and `generate` start fast.
@@ -475,6 +476,11 @@ def dashboard(
     except DashboardError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"Dashboard written to {escape(str(path))}", soft_wrap=True)
+
+
+# `vip-tiers export` and `vip-tiers exports release|status` (orchestration/exports/cli.py).
+app.command("export")(export_command)
+app.add_typer(exports_app, name="exports")
 
 
 def main() -> None:  # pragma: no cover - `python -m orchestration.cli`

@@ -15,6 +15,7 @@ import dagster as dg
 from orchestration.assets.config import program_config
 from orchestration.assets.dashboard import dashboard
 from orchestration.assets.dbt import dbt_models
+from orchestration.assets.exports import EXPORT_ASSETS, export_all
 from orchestration.assets.raw import raw_tables
 from orchestration.resources import build_resources
 from orchestration.settings import Settings
@@ -39,8 +40,8 @@ def make_definitions(
 ) -> dg.Definitions:
     """The Definitions; `settings` None leaves paths to the environment at run time."""
     return dg.Definitions(
-        assets=ASSETS,
-        jobs=[build_all],
+        assets=[*ASSETS, *EXPORT_ASSETS],
+        jobs=[build_all, export_all],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
         loggers=dict(loggers) if loggers else None,

@@ -1,4 +1,4 @@
-"""Dagster resources: the build inputs, the DuckDB warehouse and the dbt CLI.
+"""Dagster resources: the build inputs, the DuckDB warehouse, the dbt CLI and the exports.
 
 Every path left unset (None) is resolved when a run uses it, through `settings.from_env`
 (explicit value, then `VIP_*` variable, then the default), so the definitions load without
@@ -167,4 +167,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             as_of=settings.as_of.isoformat() if isinstance(settings.as_of, dt.date) else None,
         )
         warehouse = WarehouseResource(path=str(settings.warehouse))
-    return {"inputs": inputs, "warehouse": warehouse, "dbt": dbt_resource()}
+    from orchestration.exports.resource import ExportsResource
+
+    return {
+        "inputs": inputs,
+        "warehouse": warehouse,
+        "dbt": dbt_resource(),
+        "exports": ExportsResource(),
+    }

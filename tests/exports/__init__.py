@@ -1,0 +1,1 @@
+"""Tests of the exports (a package: its conftest must not shadow tests/conftest.py)."""

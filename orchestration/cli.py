@@ -452,6 +452,60 @@ def validate(
 
 
 @app.command()
+def benchmark(
+    members: Annotated[
+        int, typer.Option("--members", min=3, help="Members in total (split over 3 programs).")
+    ],
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 42,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option("--work-dir", help="Where to put the data (default: a temp dir)."),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the generated data, warehouses and logs.")
+    ] = False,
+    update_docs: Annotated[
+        bool,
+        typer.Option(
+            "--update-docs/--no-update-docs", help="Put the results in docs/benchmarks.md."
+        ),
+    ] = True,
+    history_doubled: Annotated[
+        bool,
+        typer.Option(
+            "--history-doubled/--no-history-doubled",
+            help="Also build and run a day on 6 years of history (two more builds).",
+        ),
+    ] = True,
+) -> None:
+    """Time a full build, a daily run, the floor and the pandas loop at N members."""
+    from orchestration import benchmark as bench
+
+    config = bench.BenchmarkConfig(
+        members=members,
+        seed=seed,
+        work_dir=work_dir,
+        keep=keep,
+        history_doubled=history_doubled,
+        progress=lambda message: console.print(escape(message), soft_wrap=True),
+    )
+    try:
+        results = bench.run_benchmark(config)
+    except bench.BenchmarkError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from exc
+    bench.render(results, console)
+    if json_file is not None:
+        bench.write_json(results, json_file)
+        console.print(f"Results written to {escape(str(json_file))}", soft_wrap=True)
+    if update_docs:
+        bench.update_docs(results)
+        console.print(f"Results table updated in {bench.DOCS_PATH}", soft_wrap=True)
+
+
+@app.command()
 def dashboard(
     out: Annotated[
         Path | None,

@@ -144,44 +144,33 @@ states as (
                 from (
                     select
                         day_totals.*,
-                        day_totals.step_day = day_totals.review_before as is_review,
+                        coalesce(day_totals.review_rank, day_totals.tier_before) as tier_after_review,
                         case
-                            when day_totals.step_day = day_totals.review_before then coalesce((
-                                select max(bands.tier_rank) from bands
-                                where bands.scenario_key = day_totals.scenario_key
-                                    and bands.lower_bound <= coalesce(day_totals.review_total, 0)
-                            ), 0)
-                            else day_totals.tier_before
-                        end as tier_after_review,
-                        case
-                            when day_totals.step_day <> day_totals.review_before
-                                or day_totals.review_before is null
-                                then day_totals.review_before
-                            when coalesce((
-                                select max(bands.tier_rank) from bands
-                                where bands.scenario_key = day_totals.scenario_key
-                                    and bands.lower_bound <= coalesce(day_totals.review_total, 0)
-                            ), 0) > 0
+                            when day_totals.review_rank is null then day_totals.review_before
+                            when day_totals.review_rank > 0
                                 then {{ next_review_date('day_totals.window_kind', 'day_totals.step_day', 'false') }}
                         end as review_after_review,
-                        coalesce(day_totals.step_day = day_totals.review_before, false) = false
-                            and day_totals.is_provisional_before as is_provisional_after_review,
-                        coalesce(
-                            promotion_days.reach_rank,
-                            case when day_totals.step_day = day_totals.review_before then coalesce((
-                                select max(bands.tier_rank) from bands
-                                where bands.scenario_key = day_totals.scenario_key
-                                    and bands.lower_bound <= coalesce(day_totals.day_total, 0)
-                            ), 0) end,
-                            -1
-                        ) as reach_rank
+                        day_totals.review_rank is null and day_totals.is_provisional_before
+                            as is_provisional_after_review,
+                        coalesce(promotion_days.reach_rank, day_totals.review_day_reach_rank, -1)
+                            as reach_rank
                     from (
                         select
                             step.*,
-                            totals.review_total,
-                            totals.day_total,
                             totals.promotion_window_total,
-                            coalesce(totals.has_reduction_today, false) as has_reduction_today
+                            coalesce(totals.has_reduction_today, false) as has_reduction_today,
+                            -- on a review day: the tier the ended period reached (step 1) and
+                            -- the tier today's total reaches (step 2 runs on review days too)
+                            case when step.step_day = step.review_before then coalesce((
+                                select max(bands.tier_rank) from bands
+                                where bands.scenario_key = step.scenario_key
+                                    and bands.lower_bound <= coalesce(totals.review_total, 0)
+                            ), 0) end as review_rank,
+                            case when step.step_day = step.review_before then coalesce((
+                                select max(bands.tier_rank) from bands
+                                where bands.scenario_key = step.scenario_key
+                                    and bands.lower_bound <= coalesce(totals.day_total, 0)
+                            ), 0) end as review_day_reach_rank
                         from (
                             select
                                 states.scenario_key,

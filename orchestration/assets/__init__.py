@@ -18,6 +18,12 @@ class BuildConfig(dg.Config):
     """Rebuild incremental models from scratch (`dbt build --full-refresh`)."""
     as_of: str | None = None
     """Build date YYYY-MM-DD; overrides the `inputs` resource and `VIP_AS_OF`."""
+    daily_from: str | None = None
+    """First day YYYY-MM-DD of `fct_customer_tier_daily` to fill (default: the as_of day)."""
+    daily_to: str | None = None
+    """Last day YYYY-MM-DD of `fct_customer_tier_daily` to fill (default: the as_of day)."""
+    programs: list[str] | None = None
+    """Build only these programs (the others keep their rows); None: every program."""
 
 
 class VipErrorKind:

@@ -6,14 +6,17 @@ the marts, `[source, table]` for sources, so `["raw", "orders"]` is the raw asse
 Groups follow the folders: staging, intermediate, marts (seeds: reference).
 """
 
-import json
+import datetime as dt
+import hashlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
 from orchestration.assets import BuildConfig
+from orchestration.build_parameters import BuildParameters, write_build_parameters
 from orchestration.project import ensure_manifest, get_dbt_project
 from orchestration.resources import (
     InputsResource,
@@ -50,15 +53,27 @@ DBT_PROJECT = get_dbt_project()
 ensure_manifest(DBT_PROJECT)
 
 
-def dbt_build_args(settings: Settings, full_refresh: bool) -> list[str]:
-    """`dbt build` with the run's vars (as_of) and, when asked, a full refresh."""
-    args = ["build"]
-    if full_refresh:
-        args.append("--full-refresh")
-    dbt_vars = {key: value for key, value in settings.dbt_vars().items() if value is not None}
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
-    return args
+def dbt_target_path(warehouse: Path) -> Path:
+    """One dbt target folder per warehouse, reused run after run: dbt's partial parsing
+    (target/partial_parse.msgpack) then skips re-parsing an unchanged project, and target
+    folders do not pile up (dagster-dbt's default is a new folder per invocation)."""
+    digest = hashlib.sha1(str(warehouse.resolve()).encode()).hexdigest()[:12]
+    return Path(DBT_PROJECT.project_dir) / "target" / "runs" / digest
+
+
+def dbt_build_args(full_refresh: bool) -> list[str]:
+    """`dbt build`, with a full refresh when asked. The build date and partitions go through
+    `raw.build_parameters` (see orchestration/build_parameters.py), not `--vars`."""
+    return ["build", "--full-refresh"] if full_refresh else ["build"]
+
+
+def build_parameters(settings: Settings, config: BuildConfig) -> BuildParameters:
+    return BuildParameters(
+        as_of=settings.as_of,
+        daily_from=dt.date.fromisoformat(config.daily_from) if config.daily_from else None,
+        daily_to=dt.date.fromisoformat(config.daily_to) if config.daily_to else None,
+        programs=config.programs,
+    )
 
 
 @dbt_assets(
@@ -77,7 +92,15 @@ def dbt_models(
     """Build (run + test) the selected dbt models as of the run's date."""
     settings = resolve_settings(inputs, warehouse, config.as_of)
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    args = dbt_build_args(settings, config.full_refresh)
-    context.log.info(f"dbt {' '.join(args)} on {settings.warehouse}")
-    invocation = dbt.cli_with_env(args, env=settings.dbt_env(), context=context)
+    params = build_parameters(settings, config)
+    with warehouse.connect() as con:
+        write_build_parameters(con, params)
+    args = dbt_build_args(config.full_refresh)
+    context.log.info(f"dbt {' '.join(args)} on {settings.warehouse} ({params})")
+    invocation = dbt.cli_with_env(
+        args,
+        env=settings.dbt_env(),
+        context=context,
+        target_path=dbt_target_path(settings.warehouse),
+    )
     yield from invocation.stream()

@@ -1,4 +1,4 @@
--- Every accepted customer of a buildable program, with an integer key and, for enrolled
+-- Every accepted customer of a buildable program, with a stable integer key and, for enrolled
 -- members, the eligibility window (tier-rules §2): E = max(launch, enrolment date) through
 -- the day before unenrolment, capped at as_of.
 with
@@ -32,7 +32,7 @@ bounded as (
 
 final as (
     select
-        dense_rank() over (order by program_id, customer_id) as customer_key,
+        {{ stable_key(['program_id', 'customer_id']) }} as customer_key,
         program_id,
         customer_id,
         enrolled_date,

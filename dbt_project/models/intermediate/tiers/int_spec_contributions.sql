@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='member_scope', unique_key='customer_key') }}
 -- The contributions of each window spec: its milestone and its qualifying activities
 -- (points). Only those attributed on or after its counting start count (`is_counted`):
 -- activity before S never counts and never triggers anything (§3, §9); the others are kept
@@ -11,7 +12,7 @@ specs as (
 ),
 
 contributions as (
-    select * from {{ ref('int_contributions') }}
+    select * from {{ scoped_ref('int_contributions') }}
 ),
 
 final as (

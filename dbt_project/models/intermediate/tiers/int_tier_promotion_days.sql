@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='member_scope', unique_key='customer_key') }}
 -- Days on which step 2 (promotion) runs for a member and the tier their total reaches:
 -- days with a positive contribution and the eligibility start (§4). Review days are
 -- promotion days too; the state machine computes those itself. A day whose total reaches
@@ -5,11 +6,11 @@
 with
 
 members as (
-    select * from {{ ref('int_tier_members') }}
+    select * from {{ scoped_ref('int_tier_members') }}
 ),
 
 window_totals as (
-    select * from {{ ref('int_window_totals') }}
+    select * from {{ scoped_ref('int_window_totals') }}
 ),
 
 bands as (

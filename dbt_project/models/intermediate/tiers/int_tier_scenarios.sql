@@ -13,7 +13,7 @@ specs as (
 
 final as (
     select
-        dense_rank() over (order by scenarios.program_id, scenarios.scenario_id) as scenario_key,
+        {{ stable_key(['scenarios.program_id', 'scenarios.scenario_id']) }} as scenario_key,
         scenarios.program_id,
         scenarios.scenario_id,
         specs.spec_key,

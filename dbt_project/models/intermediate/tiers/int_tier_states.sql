@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='member_scope', unique_key='customer_key') }}
 -- The tier state machine (tier-rules §1-§6, §9). One row per member, scenario and day on
 -- which something could change their state; the recursion jumps from one such day to the
 -- next (next review, next promotion the totals reach, next refund that can undo the
@@ -10,15 +10,15 @@
 with recursive
 
 members as (
-    select * from {{ ref('int_tier_members') }}
+    select * from {{ scoped_ref('int_tier_members') }}
 ),
 
 promotion_days as (
-    select * from {{ ref('int_tier_promotion_days') }}
+    select * from {{ scoped_ref('int_tier_promotion_days') }}
 ),
 
 contributions as (
-    select * from {{ ref('int_spec_contributions') }}
+    select * from {{ scoped_ref('int_spec_contributions') }}
     where is_counted
 ),
 

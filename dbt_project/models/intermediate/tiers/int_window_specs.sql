@@ -74,9 +74,8 @@ with_counting_start as (
 
 final as (
     select
-        dense_rank() over (
-            order by program_id, milestone, window_kind, counting_start_date, activities_key
-        ) as spec_key,
+        {{ stable_key(['program_id', 'milestone', 'window_kind', 'counting_start_date',
+            'activities_key']) }} as spec_key,
         program_id,
         scenario_id,
         used_by,

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='member_scope', unique_key='customer_key') }}
 -- Q(e, W(e)) for each spec, member and evaluation day e (tier-rules §3): every day on which
 -- a contribution becomes known, and the member's eligibility start.
 --
@@ -15,7 +16,7 @@ specs as (
 ),
 
 all_contributions as (
-    select * from {{ ref('int_spec_contributions') }}
+    select * from {{ scoped_ref('int_spec_contributions') }}
 ),
 
 late_contributions as (
@@ -24,7 +25,7 @@ late_contributions as (
 ),
 
 members as (
-    select * from {{ ref('int_customers__eligibility') }}
+    select * from {{ scoped_ref('int_customers__eligibility') }}
     where is_eligible_member
 ),
 

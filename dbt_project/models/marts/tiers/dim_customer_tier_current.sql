@@ -1,5 +1,5 @@
 -- Each member still eligible on as_of, per scenario: where they stand and what it takes to
--- move up or to stay (tier-rules §8, §9 "Current state").
+-- move up or to stay (tier-rules §8, §9 "Current state"); see int_tier_current.
 --   window_total        = Q(as_of, W(as_of)), the total of the current window
 --   amount_to_next_tier = next threshold - window_total, never below 0 (null at the top)
 --   amount_to_keep_tier = current threshold - what the window the next review will look at,
@@ -7,100 +7,33 @@
 --                         review day (base tier, lifetime)
 with
 
-members as (
-    select * from {{ ref('int_tier_members') }}
-    where unenrolled_date is null
+current_tiers as (
+    select * from {{ ref('int_tier_current') }}
 ),
 
-states as (
-    select * from {{ ref('int_tier_states') }}
-),
-
-contributions as (
-    select * from {{ ref('int_spec_contributions') }}
-    where is_counted
-),
-
-bands as (
-    select * from {{ ref('int_tier_bands') }}
-),
-
-last_states as (
-    select
-        states.*,
-        max(case when is_tier_change then step_day end) over (
-            partition by scenario_key, customer_key
-        ) as tier_since,
-        row_number() over (
-            partition by scenario_key, customer_key order by step_day desc
-        ) as recency
-    from states
-),
-
-current_states as (
-    select
-        members.*,
-        last_states.tier_rank,
-        last_states.tier_since,
-        last_states.review_on,
-        last_states.is_provisional,
-        greatest(members.counting_start_date, coalesce(
-            {{ window_start('members.window_kind', 'members.as_of_date') }},
-            members.counting_start_date)) as window_from,
-        case when last_states.review_on is not null then greatest(
-            members.counting_start_date, coalesce(
-                {{ window_start('members.window_kind', 'cast(last_states.review_on - 1 as date)') }},
-                members.counting_start_date))
-        end as review_window_from
-    from members
-    inner join last_states
-        on last_states.scenario_key = members.scenario_key
-        and last_states.customer_key = members.customer_key
-        and last_states.recency = 1
-),
-
-totals as (
-    select
-        current_states.scenario_key,
-        current_states.customer_key,
-        sum(case when contributions.attribution_date >= current_states.window_from
-            then contributions.amount else 0 end) as window_total,
-        sum(case when contributions.attribution_date >= current_states.review_window_from
-            then contributions.amount else 0 end) as review_window_total
-    from current_states
-    inner join contributions
-        on contributions.spec_key = current_states.spec_key
-        and contributions.customer_key = current_states.customer_key
-        and contributions.attribution_date <= current_states.as_of_date
-    group by current_states.scenario_key, current_states.customer_key
+programs as (
+    select * from {{ ref('stg_programs') }}
+    where is_buildable
 ),
 
 final as (
     select
-        current_states.program_id,
-        current_states.scenario_id,
-        current_states.customer_id,
-        bands.tier_code,
-        cast(current_states.tier_rank as integer) as tier_rank,
-        current_states.tier_since,
-        current_states.review_on,
-        current_states.is_provisional,
-        cast(coalesce(totals.window_total, 0) as decimal(18, 2)) as window_total,
-        bands.next_tier_code,
-        cast(case when bands.next_threshold is not null then greatest(
-            bands.next_threshold - coalesce(totals.window_total, 0), 0) end as decimal(18, 2))
-            as amount_to_next_tier,
-        cast(case when current_states.review_on is not null then greatest(
-            bands.threshold - coalesce(totals.review_window_total, 0), 0) end as decimal(18, 2))
-            as amount_to_keep_tier,
-        current_states.as_of_date
-    from current_states
-    inner join bands
-        on bands.scenario_key = current_states.scenario_key
-        and bands.tier_rank = current_states.tier_rank
-    left join totals
-        on totals.scenario_key = current_states.scenario_key
-        and totals.customer_key = current_states.customer_key
+        current_tiers.program_id,
+        current_tiers.scenario_id,
+        current_tiers.customer_id,
+        current_tiers.tier_code,
+        current_tiers.tier_rank,
+        current_tiers.tier_since,
+        current_tiers.review_on,
+        current_tiers.is_provisional,
+        current_tiers.window_total,
+        current_tiers.next_tier_code,
+        current_tiers.amount_to_next_tier,
+        current_tiers.amount_to_keep_tier,
+        programs.as_of_date
+    from current_tiers
+    inner join programs
+        on programs.program_id = current_tiers.program_id
 )
 
 select * from final

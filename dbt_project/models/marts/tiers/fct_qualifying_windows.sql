@@ -1,3 +1,4 @@
+{{ config(incremental_strategy='member_scope', unique_key=['program_id', 'customer_id']) }}
 -- Per program, milestone, customer and day with activity: the qualifying total of each
 -- period mode as known that day (interfaces §4), with the program's live milestone and
 -- qualifying activities. The same totals drive the tier engine.
@@ -9,7 +10,7 @@ specs as (
 ),
 
 window_totals as (
-    select * from {{ ref('int_window_totals') }}
+    select * from {{ scoped_ref('int_window_totals') }}
     where has_activity
 ),
 

@@ -1,13 +1,14 @@
+{{ config(incremental_strategy='member_scope', unique_key=['program_id', 'customer_id']) }}
 -- One row per member, scenario and maximal run of days in one tier (tier-rules §8).
 with
 
 states as (
-    select * from {{ ref('int_tier_states') }}
+    select * from {{ scoped_ref('int_tier_states') }}
     where is_tier_change
 ),
 
 members as (
-    select * from {{ ref('int_tier_members') }}
+    select * from {{ scoped_ref('int_tier_members') }}
 ),
 
 bands as (

@@ -1,5 +1,6 @@
 -- One row per program stored in `raw.programs` (its last good config). A program is
--- buildable only when every program file naming it was valid at the last config load.
+-- buildable (built by this build) when every program file naming it was valid at the last
+-- config load and the build was asked for it (raw.build_parameters.programs, null = all).
 with
 
 programs as (
@@ -8,6 +9,10 @@ programs as (
 
 config_status as (
     select * from {{ source('raw', 'program_config_status') }}
+),
+
+build_parameters as (
+    select max(programs) as programs from {{ source('raw', 'build_parameters') }}
 ),
 
 status_by_program as (
@@ -32,10 +37,15 @@ final as (
         {{ as_of_date('programs.timezone') }} as as_of_date,
         programs.compare_period_modes,
         programs.config_hash,
-        coalesce(status_by_program.is_ok, false) as is_buildable
+        coalesce(status_by_program.is_ok, false)
+            and (
+                build_parameters.programs is null
+                or position(',' || programs.program_id || ',' in ',' || build_parameters.programs || ',') > 0
+            ) as is_buildable
     from programs
     left join status_by_program
         on status_by_program.program_id = programs.program_id
+    cross join build_parameters
 )
 
 select * from final

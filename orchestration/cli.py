@@ -320,13 +320,40 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
     ] = False,
+    daily_from: Annotated[
+        str | None,
+        typer.Option(
+            "--daily-from",
+            help="First day YYYY-MM-DD of fct_customer_tier_daily to fill (default: as-of).",
+        ),
+    ] = None,
+    daily_to: Annotated[
+        str | None,
+        typer.Option(
+            "--daily-to",
+            help="Last day YYYY-MM-DD of fct_customer_tier_daily to fill (default: as-of).",
+        ),
+    ] = None,
+    program: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--program", help="Build only this program (repeatable); the others keep their rows."
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show dbt's own output.")
     ] = False,
 ) -> None:
-    """Load the raw data, validate the programs and build every model as of a date."""
+    """Load the raw data, validate the programs and build every model as of a date.
+
+    On an existing warehouse the build continues it: only the members whose tiers new data
+    or the calendar can change are recomputed (the summary says how many, and why)."""
     started = time.monotonic()
     as_of_date = _date_option(as_of, "--as-of")
+    daily_from_date = _date_option(daily_from, "--daily-from")
+    daily_to_date = _date_option(daily_to, "--daily-to")
+    if daily_from_date and daily_to_date and daily_from_date > daily_to_date:
+        raise _fail(f"--daily-from {daily_from_date} is after --daily-to {daily_to_date}.")
     try:
         settings = from_env(raw_dir, programs_dir, warehouse, as_of_date)
     except ValueError as exc:
@@ -348,8 +375,13 @@ def run(
     defs = make_definitions(settings, loggers={"progress": progress_logger_def()})
     job = defs.resolve_job_def(BUILD_ALL)
     run_config: dict[str, Any] = {"loggers": {"progress": {"config": {}}}}
-    if full_refresh:
-        run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
+    build_config: dict[str, Any] = {
+        "full_refresh": full_refresh,
+        "daily_from": daily_from_date.isoformat() if daily_from_date else None,
+        "daily_to": daily_to_date.isoformat() if daily_to_date else None,
+        "programs": list(program) if program else None,
+    }
+    run_config["ops"] = {"dbt_models": {"config": build_config}}
 
     # Progress lines go to the terminal; dbt's own log lines (printed by dagster-dbt on
     # stdout) only with --verbose: dbt also writes them to dbt.log under dbt_project/target/.

@@ -38,12 +38,28 @@ class Rejections:
         return sum(count for _, _, count in self.counts)
 
 
+@dataclass(frozen=True)
+class ProgramRecompute:
+    """What an incremental build recomputed for one program (int_rebuild_scope)."""
+
+    program_id: str
+    as_of: str
+    members: int
+    recomputed: tuple[tuple[str, int], ...]  # (reason, members)
+    daily_days: tuple[str, str] | None  # fct_customer_tier_daily days filled (first, last)
+
+    @property
+    def recomputed_total(self) -> int:
+        return sum(count for _, count in self.recomputed)
+
+
 @dataclass
 class BuildSummary:
     warehouse: Path
     elapsed_s: float
     tables: list[TableRows] = field(default_factory=list)
     rejections: Rejections = field(default_factory=Rejections)
+    recompute: list[ProgramRecompute] = field(default_factory=list)
     invalid_programs: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -91,6 +107,54 @@ def read_rejections(con: duckdb.DuckDBPyConnection, tables: list[TableRows]) -> 
     return Rejections(label, tuple((str(t), str(r), int(n)) for t, r, n in rows))
 
 
+RECOMPUTE_SQL = """
+    with scope as (
+        select program_id, reason, count(*) as members
+        from intermediate.int_rebuild_scope
+        group by all
+    ),
+    members as (
+        select program_id, count(*) as members
+        from intermediate.int_customers__eligibility
+        where is_eligible_member
+        group by all
+    ),
+    params as (select max(daily_from) as daily_from, max(daily_to) as daily_to
+               from raw.build_parameters)
+    select
+        programs.program_id,
+        cast(programs.as_of_date as varchar),
+        coalesce(members.members, 0),
+        list(struct_pack(reason := scope.reason, members := scope.members)
+             order by scope.reason) filter (where scope.reason is not null),
+        cast(greatest(coalesce(params.daily_from, programs.as_of_date), programs.launch_date)
+             as varchar),
+        cast(least(coalesce(params.daily_to, programs.as_of_date), programs.as_of_date)
+             as varchar)
+    from staging.stg_programs as programs
+    cross join params
+    left join members on members.program_id = programs.program_id
+    left join scope on scope.program_id = programs.program_id
+    where programs.is_buildable
+    group by all
+    order by 1
+"""
+
+
+def read_recompute(con: duckdb.DuckDBPyConnection) -> list[ProgramRecompute]:
+    """Per built program: members recomputed by reason, of all members, and days filled."""
+    try:
+        rows = con.execute(RECOMPUTE_SQL).fetchall()
+    except duckdb.Error:
+        return []  # not built yet (the build failed before the scope)
+    result = []
+    for program_id, as_of, members, reasons, day_from, day_to in rows:
+        recomputed = tuple((item["reason"], int(item["members"])) for item in reasons or [])
+        days = (day_from, day_to) if day_from and day_to and day_from <= day_to else None
+        result.append(ProgramRecompute(program_id, as_of, int(members), recomputed, days))
+    return result
+
+
 def collect_summary(warehouse: WarehouseResource, elapsed_s: float) -> BuildSummary:
     """Tables and rejections of the warehouse; a note instead when it cannot be read."""
     path = warehouse.resolved_path()
@@ -102,6 +166,7 @@ def collect_summary(warehouse: WarehouseResource, elapsed_s: float) -> BuildSumm
         with warehouse.connect(read_only=True) as con:
             summary.tables = read_tables(con)
             summary.rejections = read_rejections(con, summary.tables)
+            summary.recompute = read_recompute(con)
     except (WarehouseLockedError, duckdb.Error) as exc:
         summary.note = f"Could not read the warehouse for the summary: {exc}"
     return summary
@@ -130,6 +195,30 @@ def render_summary(summary: BuildSummary, console: Console) -> None:
             console.print(rejected)
         else:
             console.print(f"Rejected rows: none ({summary.rejections.relation}).")
+    if summary.recompute:
+        recompute = Table(title="Recomputed by this build", title_justify="left")
+        recompute.add_column("program")
+        recompute.add_column("as of")
+        recompute.add_column("members recomputed", justify="right")
+        recompute.add_column("why")
+        recompute.add_column("daily days filled")
+        for item in summary.recompute:
+            why = ", ".join(f"{reason} {count:,}" for reason, count in item.recomputed)
+            days = (
+                "none"
+                if item.daily_days is None
+                else item.daily_days[0]
+                if item.daily_days[0] == item.daily_days[1]
+                else f"{item.daily_days[0]} .. {item.daily_days[1]}"
+            )
+            recompute.add_row(
+                item.program_id,
+                item.as_of,
+                f"{item.recomputed_total:,} of {item.members:,}",
+                why or "nothing changed",
+                days,
+            )
+        console.print(recompute)
     if summary.note:
         console.print(f"[yellow]{escape(summary.note)}[/yellow]", soft_wrap=True)
     if summary.invalid_programs:

@@ -115,6 +115,8 @@ DDL = (
 
 REQUIRED_RELATIONS = (
     (MARTS, "fct_tier_changes"),
+    (MARTS, "fct_tier_history"),
+    (MARTS, "fct_tier_change_restatements"),
     (MARTS, "dim_program_tiers"),
     (MARTS, "dim_customer_tier_current"),
     (STAGING, "stg_customers"),
@@ -262,16 +264,78 @@ class Plan:
     hold_reason: str | None
 
 
+def _outgoing_sql() -> str:
+    """Everything a destination of one program may receive, one row per item, as CTE
+    `outgoing`. Params: program, destination, program.
+
+    - every live tier change of `fct_tier_changes`;
+    - a **correction** for every change this destination received that a later build
+      restated (`fct_tier_change_restatements`, late data rewrote the member's history and
+      the change is gone): the member's live tier now, from the tier the destination holds
+      (the restated change's), dated the day the member has held it since. Its id is a hash
+      of the restated change and the tier now, so it goes out once, and a new one goes out
+      if the tier moves again before it was sent.
+    """
+    return f"""
+        outgoing as (
+            select change_id, program_id, customer_id, from_tier_code, to_tier_code,
+                change_date, direction, change_reason, false as is_correction
+            from {MARTS}.fct_tier_changes
+            where scenario_id = '{LIVE}' and program_id = ?
+
+            union all
+
+            select
+                md5('correction|' || restated.restated_change_id || '|' || latest.tier_code
+                    || '|' || cast(latest.valid_from as varchar)) as change_id,
+                restated.program_id,
+                restated.customer_id,
+                restated.restated_to_tier_code as from_tier_code,
+                latest.tier_code as to_tier_code,
+                latest.valid_from as change_date,
+                'correction' as direction,
+                'restatement' as change_reason,
+                true as is_correction
+            from {MARTS}.fct_tier_change_restatements as restated
+            inner join {DELIVERIES} as sent
+                on sent.program_id = restated.program_id
+                and sent.change_id = restated.restated_change_id
+                and sent.destination_id = ?
+                and sent.status = 'delivered'
+            inner join (
+                select program_id, customer_id, tier_code, valid_from,
+                    row_number() over (
+                        partition by program_id, customer_id order by valid_from desc
+                    ) as recency
+                from {MARTS}.fct_tier_history
+                where scenario_id = '{LIVE}' and program_id = ?
+            ) as latest
+                on latest.program_id = restated.program_id
+                and latest.customer_id = restated.customer_id
+                and latest.recency = 1
+            where restated.scenario_id = '{LIVE}'
+                and not exists (
+                    select 1 from {MARTS}.fct_tier_changes as published
+                    where published.change_id = restated.restated_change_id
+                )
+            qualify row_number() over (
+                partition by restated.restated_change_id order by restated.restated_as_of desc
+            ) = 1
+        )
+    """
+
+
 def _due_changes_sql() -> str:
-    """Live changes of one program the exports settings select. Params: program, since x2,
+    """Items due to one destination of one program: the live changes the exports settings
+    select, and every correction. Params: program, destination, program, since x2,
     send_initial."""
     return f"""
+        with {_outgoing_sql()}
         select change_id, change_date
-        from {MARTS}.fct_tier_changes
-        where scenario_id = '{LIVE}'
-          and program_id = ?
-          and (cast(? as date) is null or change_date >= cast(? as date))
-          and (? or direction <> 'initial')
+        from outgoing
+        where is_correction
+            or ((cast(? as date) is null or change_date >= cast(? as date))
+                and (? or direction <> 'initial'))
     """
 
 
@@ -314,7 +378,14 @@ def plan(
     """
     destination_id = destination.id
     due = _due_changes_sql()
-    due_params = [program_id, exports.since, exports.since, exports.send_initial]
+    due_params = [
+        program_id,
+        destination_id,
+        program_id,
+        exports.since,
+        exports.since,
+        exports.send_initial,
+    ]
     withdrawn = con.execute(
         f"""
         update {DELIVERIES}
@@ -408,7 +479,8 @@ def pending_changes(
     """The pending rows of a destination with their payload, oldest change first."""
     rows = con.execute(
         f"""
-        with customers as (
+        with {_outgoing_sql()},
+        customers as (
             select program_id, customer_id, min(email) as email
             from {STAGING}.stg_customers
             where rejection_reason is null
@@ -424,9 +496,8 @@ def pending_changes(
             c.from_tier_code, from_tier.tier_name, c.to_tier_code, to_tier.tier_name,
             to_tier.perks, c.change_date, c.direction, c.change_reason
         from {DELIVERIES} as d
-        inner join {MARTS}.fct_tier_changes as c
+        inner join outgoing as c
             on c.change_id = d.change_id and c.program_id = d.program_id
-            and c.scenario_id = '{LIVE}'
         left join customers
             on customers.program_id = c.program_id and customers.customer_id = c.customer_id
         left join tiers as from_tier
@@ -436,7 +507,7 @@ def pending_changes(
         where d.program_id = ? and d.destination_id = ? and d.status = 'pending'
         order by c.change_date, c.customer_id, d.change_id
         """,
-        [program_id, destination_id],
+        [program_id, destination_id, program_id, program_id, destination_id],
     ).fetchall()
     return [
         TierChange(

@@ -1,6 +1,8 @@
 """What a tier change carries to a destination (interfaces §5).
 
-One `TierChange` per row of `fct_tier_changes` (scenario `live`), with the member's email
+One `TierChange` per row of `fct_tier_changes` (scenario `live`), or per correction of a
+delivered change that late data restated (direction `correction`: the member's tier now,
+see `outbox._outgoing_sql`), with the member's email
 from `stg_customers` and the names and perks of the tiers from `dim_program_tiers`. It is
 read from the warehouse when it is sent (`outbox.pending_changes`), so a renamed tier or a
 corrected email goes out as it is now; the change itself (who, from, to, when) is fixed by
@@ -46,8 +48,8 @@ class TierChange:
     to_tier_name: str
     to_tier_perks: tuple[str, ...]
     change_date: date
-    direction: str  # initial | upgrade | downgrade
-    reason: str  # initial | promotion | review | refund | manual
+    direction: str  # initial | upgrade | downgrade | correction
+    reason: str  # initial | promotion | review | refund | manual | restatement
 
     @property
     def has_email(self) -> bool:

@@ -61,6 +61,20 @@ class FakeWarehouse:
                     to_tier_code varchar, direction varchar, change_reason varchar)"""
             )
             con.execute(
+                """create table main.fct_tier_history (
+                    program_id varchar, scenario_id varchar, customer_id varchar,
+                    tier_code varchar, tier_rank integer, valid_from date, valid_to date,
+                    change_reason varchar)"""
+            )
+            con.execute(
+                """create table main.fct_tier_change_restatements (
+                    program_id varchar, scenario_id varchar, customer_id varchar,
+                    restated_change_id varchar, restated_change_date date,
+                    restated_from_tier_code varchar, restated_to_tier_code varchar,
+                    replaced_by_change_id varchar, replaced_by_change_date date,
+                    replaced_by_to_tier_code varchar, restated_as_of date)"""
+            )
+            con.execute(
                 """create table main.dim_program_tiers (
                     program_id varchar, scenario_id varchar, tier_code varchar,
                     tier_name varchar, tier_rank integer, perks varchar)"""
@@ -166,7 +180,38 @@ class FakeWarehouse:
                     reason,
                 ],
             )
+            con.execute(
+                "insert into main.fct_tier_history select ?, ?, unnest(?), ?, null, ?, null, ?",
+                [program_id, scenario, customer_ids, to_tier, day, reason],
+            )
         return ids
+
+    def restate(self, change_ids: Sequence[str], tier_now: str, day: dt.date) -> None:
+        """What a build does when late data rewrites history: the changes are gone from
+        fct_tier_changes, logged in fct_tier_change_restatements, and each member's history
+        now ends in `tier_now` since `day`."""
+        with self.connect() as con:
+            for change_id in change_ids:
+                program_id, scenario, customer_id, change_date, to_tier = con.execute(
+                    "select program_id, scenario_id, customer_id, change_date, to_tier_code "
+                    "from main.fct_tier_changes where change_id = ?",
+                    [change_id],
+                ).fetchone()
+                con.execute("delete from main.fct_tier_changes where change_id = ?", [change_id])
+                con.execute(
+                    "insert into main.fct_tier_change_restatements "
+                    "values (?, ?, ?, ?, ?, null, ?, null, null, null, ?)",
+                    [program_id, scenario, customer_id, change_id, change_date, to_tier, day],
+                )
+                con.execute(
+                    "delete from main.fct_tier_history where program_id = ? "
+                    "and scenario_id = ? and customer_id = ? and valid_from >= ?",
+                    [program_id, scenario, customer_id, day],
+                )
+                con.execute(
+                    "insert into main.fct_tier_history values (?, ?, ?, ?, null, ?, null, ?)",
+                    [program_id, scenario, customer_id, tier_now, day, "refund"],
+                )
 
     def remove_changes(self, change_ids: Sequence[str]) -> None:
         with self.connect() as con:

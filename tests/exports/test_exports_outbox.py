@@ -225,3 +225,29 @@ def _dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+def test_restated_delivered_change_gets_a_correction(
+    warehouse: FakeWarehouse, secrets_env: str, fast_options: ExportOptions
+) -> None:
+    """Late data restated a change already sent: the destination gets the member's tier now,
+    once; a restated change that was never sent is not sent, and not corrected."""
+    with fake_api("webhook") as api:
+        warehouse.add_program("acme", members=50, exports=_exports(destination("webhook", api)))
+        sent_first, sent_second = warehouse.add_changes("acme", [1, 2], day=dt.date(2024, 6, 1))
+        assert run_exports(warehouse.path, options=fast_options).delivered == 2
+        (unsent,) = warehouse.add_changes("acme", [3], day=dt.date(2024, 6, 2))
+        # a late refund: customer 1 never reached silver, and customer 3's change is gone
+        warehouse.restate([sent_first, unsent], tier_now="member", day=dt.date(2024, 6, 1))
+        report = run_exports(warehouse.path, options=fast_options)
+        assert report.delivered == 1, report
+        body = api.requests[-1].json()["data"]
+        assert body["customer_id"] == "C00001"
+        assert (body["from_tier_code"], body["to_tier_code"]) == ("silver", "member")
+        assert (body["direction"], body["reason"]) == ("correction", "restatement")
+        statuses = {row["change_id"]: row["status"] for row in warehouse.deliveries()}
+        assert statuses[sent_first] == statuses[sent_second] == "delivered"
+        assert unsent not in statuses and len(statuses) == 3
+        # exactly once: another run sends nothing more
+        assert run_exports(warehouse.path, options=fast_options).delivered == 0
+        assert len(api.requests) == 3

@@ -18,7 +18,7 @@ export PIP_NO_INPUT := 1
 # Extra arguments for `make run`, e.g. make run ARGS="--as-of 2024-06-30 --full-refresh"
 ARGS ?=
 
-.PHONY: help run test dev setup system-deps lint clean
+.PHONY: help run test test-daily dev setup system-deps lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,10 +26,14 @@ help: ## list the targets
 run: setup ## build the warehouse: `vip-tiers run` (sample data in .data/; ARGS="..." to add options)
 	$(BIN)/vip-tiers run $(ARGS)
 
-test: setup ## lint, format check and the test suite
+test: setup ## lint, format check, the test suite and a 14-day daily-runs sequence
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+	DAILY_DAYS=14 DAILY_LAST_DAY=2024-01-07 $(BIN)/pytest -q -m daily_sequence
+
+test-daily: setup ## the 90-day daily-runs sequence against a full rebuild (about an hour)
+	$(BIN)/pytest -q -m daily_sequence
 
 dev: setup ## Dagster UI on http://127.0.0.1:3000 (same definitions as `vip-tiers run`)
 	$(BIN)/dagster dev -m orchestration.definitions

@@ -381,7 +381,10 @@ def run(
         "daily_to": daily_to_date.isoformat() if daily_to_date else None,
         "programs": list(program) if program else None,
     }
-    run_config["ops"] = {"dbt_models": {"config": build_config}}
+    run_config["ops"] = {
+        "program_config": {"config": build_config},
+        "dbt_models": {"config": build_config},
+    }
 
     # Progress lines go to the terminal; dbt's own log lines (printed by dagster-dbt on
     # stdout) only with --verbose: dbt also writes them to dbt.log under dbt_project/target/.

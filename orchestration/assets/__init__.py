@@ -8,7 +8,11 @@ when the decorators run.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
+
+from orchestration.build_parameters import BuildParameters
 
 
 class BuildConfig(dg.Config):
@@ -24,6 +28,15 @@ class BuildConfig(dg.Config):
     """Last day YYYY-MM-DD of `fct_customer_tier_daily` to fill (default: the as_of day)."""
     programs: list[str] | None = None
     """Build only these programs (the others keep their rows); None: every program."""
+
+    def parameters(self, as_of: dt.date | None) -> BuildParameters:
+        """What `raw.build_parameters` holds for this build (`as_of` already resolved)."""
+        return BuildParameters(
+            as_of=as_of,
+            daily_from=dt.date.fromisoformat(self.daily_from) if self.daily_from else None,
+            daily_to=dt.date.fromisoformat(self.daily_to) if self.daily_to else None,
+            programs=self.programs,
+        )
 
 
 class VipErrorKind:

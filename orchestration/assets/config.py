@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from orchestration.assets import BuildConfig, VipErrorKind, input_failure
+from orchestration.build_parameters import write_build_parameters
 from orchestration.config_tables import sync_program_config
 from orchestration.programs import ProgramsDirectoryError
 from orchestration.resources import (
@@ -28,6 +29,7 @@ CONFIG_TABLES: dict[str, str] = {
     "program_scenario_tiers": "Tiers per program scenario, base tier rank 0.",
     "program_scenario_activities": "Qualifying points activities per program scenario.",
     "program_config_status": "Validation status of each program file at the last config load.",
+    "build_parameters": "What this build is asked for: as_of, daily partitions, programs.",
 }
 STATUS_KEY = dg.AssetKey(["raw", "program_config_status"])
 
@@ -70,6 +72,9 @@ def program_config(
                 locked_message(settings.warehouse, exc), VipErrorKind.WAREHOUSE_LOCKED
             ) from exc
         raise
+
+    with warehouse.connect() as con:
+        write_build_parameters(con, config.parameters(settings.as_of))
 
     errors = [str(error) for error in result.errors]
     for message in errors:

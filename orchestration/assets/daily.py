@@ -34,7 +34,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.assets import BuildConfig, VipErrorKind, input_failure
-from orchestration.assets.dbt import build_parameters, dbt_build_args, dbt_target_path
+from orchestration.assets.dbt import dbt_build_args, dbt_target_path
 from orchestration.assets.raw import ensure_sample_raw_dir
 from orchestration.build_parameters import write_build_parameters
 from orchestration.config_tables import sync_program_config
@@ -258,7 +258,7 @@ def _run_dbt(
 ) -> DbtOutcome:
     """The dbt_models step without its asset events: one `dbt build`, its results read
     from run_results.json."""
-    params = build_parameters(settings, config)
+    params = config.parameters(settings.as_of)
     with _input_failures(settings), warehouse.connect() as con:
         write_build_parameters(con, params)
     args = dbt_build_args(config.full_refresh)

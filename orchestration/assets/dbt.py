@@ -6,7 +6,6 @@ the marts, `[source, table]` for sources, so `["raw", "orders"]` is the raw asse
 Groups follow the folders: staging, intermediate, marts (seeds: reference).
 """
 
-import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -16,7 +15,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
 from orchestration.assets import BuildConfig
-from orchestration.build_parameters import BuildParameters, write_build_parameters
+from orchestration.build_parameters import write_build_parameters
 from orchestration.project import ensure_manifest, get_dbt_project
 from orchestration.resources import (
     InputsResource,
@@ -24,7 +23,6 @@ from orchestration.resources import (
     WarehouseResource,
     resolve_settings,
 )
-from orchestration.settings import Settings
 
 MODEL_GROUPS = ("staging", "intermediate", "marts")
 
@@ -67,15 +65,6 @@ def dbt_build_args(full_refresh: bool) -> list[str]:
     return ["build", "--full-refresh"] if full_refresh else ["build"]
 
 
-def build_parameters(settings: Settings, config: BuildConfig) -> BuildParameters:
-    return BuildParameters(
-        as_of=settings.as_of,
-        daily_from=dt.date.fromisoformat(config.daily_from) if config.daily_from else None,
-        daily_to=dt.date.fromisoformat(config.daily_to) if config.daily_to else None,
-        programs=config.programs,
-    )
-
-
 @dbt_assets(
     manifest=DBT_PROJECT.manifest_path,
     project=DBT_PROJECT,
@@ -92,7 +81,7 @@ def dbt_models(
     """Build (run + test) the selected dbt models as of the run's date."""
     settings = resolve_settings(inputs, warehouse, config.as_of)
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    params = build_parameters(settings, config)
+    params = config.parameters(settings.as_of)
     with warehouse.connect() as con:
         write_build_parameters(con, params)
     args = dbt_build_args(config.full_refresh)

@@ -31,19 +31,6 @@ requested_days as (
     {{ expand_days(daily_partition_from(), daily_partition_to(), 'tier_date') }}
 ),
 
-requested_rows as (
-    select
-        history.program_id,
-        history.customer_id,
-        requested_days.tier_date,
-        history.tier_code
-    from requested_days
-    inner join history
-        on history.program_id = requested_days.program_id
-        and history.valid_from <= requested_days.tier_date
-        and (history.valid_to is null or history.valid_to > requested_days.tier_date)
-),
-
 {%- if is_incremental() %}
 
 filled_days as (
@@ -57,42 +44,35 @@ filled_days as (
     )
 ),
 
-restated_rows as (
-    select
-        history.program_id,
-        history.customer_id,
-        filled_days.tier_date,
-        history.tier_code
-    from filled_days
-    inner join history
-        on history.program_id = filled_days.program_id
-        and history.valid_from <= filled_days.tier_date
-        and (history.valid_to is null or history.valid_to > filled_days.tier_date)
-    inner join scope
-        on scope.program_id = history.program_id
-        and scope.customer_id = history.customer_id
-),
-
 {%- endif %}
+
+days_to_fill as (
+    -- requested days for every member; days already filled for the members recomputed
+    select program_id, tier_date, true as is_whole_day from requested_days
+{%- if is_incremental() %}
+    union all
+    select program_id, tier_date, false as is_whole_day from filled_days
+{%- endif %}
+),
 
 final as (
     select
-        program_id,
+        history.program_id,
         'live' as scenario_id,
-        customer_id,
-        tier_date,
-        tier_code
-    from requested_rows
-{%- if is_incremental() %}
-    union all
-    select
-        program_id,
-        'live' as scenario_id,
-        customer_id,
-        tier_date,
-        tier_code
-    from restated_rows
-{%- endif %}
+        history.customer_id,
+        days_to_fill.tier_date,
+        history.tier_code
+    from days_to_fill
+    inner join history
+        on history.program_id = days_to_fill.program_id
+        and history.valid_from <= days_to_fill.tier_date
+        and (history.valid_to is null or history.valid_to > days_to_fill.tier_date)
+    where days_to_fill.is_whole_day
+        or exists (
+            select 1 from scope
+            where scope.program_id = history.program_id
+                and scope.customer_id = history.customer_id
+        )
 )
 
 select * from final

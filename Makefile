@@ -37,20 +37,23 @@ dev: setup ## Dagster UI on http://127.0.0.1:3000 (same definitions as `vip-tier
 setup: system-deps $(INSTALL_STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 # System packages the build needs beyond Python, installed only when missing (idempotent):
-# Chromium, for the dashboard test (tests/test_dashboard.py opens the page headless).
-system-deps: ## check / install system packages (chromium)
+# Chromium, for the dashboard test (tests/test_dashboard.py opens the page headless);
+# a Java 17 runtime, for the local Spark of the `spark` engine (`vip-tiers check-engines`).
+system-deps: ## check / install system packages (chromium, Java 17)
 	@if [ ! -x "$(BIN)/python" ] && ! command -v "$(PYTHON)" >/dev/null 2>&1; then \
 		echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)"; \
 		exit 1; \
 	fi
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) || \
 		(echo "system-deps: could not install chromium (Debian: sudo apt-get install chromium)"; exit 1)
+	@command -v java >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openjdk-17-jre-headless) || \
+		(echo "system-deps: could not install Java 17 (Debian: sudo apt-get install openjdk-17-jre-headless)"; exit 1)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALL_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

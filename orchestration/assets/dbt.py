@@ -22,6 +22,7 @@ from orchestration.resources import (
     resolve_settings,
 )
 from orchestration.settings import Settings
+from orchestration.spark import SPARK_TARGET, publish_raw_schema
 
 MODEL_GROUPS = ("staging", "intermediate", "marts")
 
@@ -51,9 +52,10 @@ ensure_manifest(DBT_PROJECT)
 
 
 def dbt_build_args(settings: Settings, full_refresh: bool) -> list[str]:
-    """`dbt build` with the run's vars (as_of) and, when asked, a full refresh."""
+    """`dbt build` with the run's vars (as_of) and, when asked or when the engine always
+    rebuilds (Spark, `settings.FULL_REFRESH_ENGINES`), a full refresh."""
     args = ["build"]
-    if full_refresh:
+    if full_refresh or settings.always_full_refresh:
         args.append("--full-refresh")
     dbt_vars = {key: value for key, value in settings.dbt_vars().items() if value is not None}
     if dbt_vars:
@@ -77,6 +79,10 @@ def dbt_models(
     """Build (run + test) the selected dbt models as of the run's date."""
     settings = resolve_settings(inputs, warehouse, config.as_of)
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    if settings.dbt_target == SPARK_TARGET:
+        # the loader and the config asset wrote the raw schema into the warehouse file
+        tables = publish_raw_schema(settings)
+        context.log.info(f"Copied {len(tables)} raw tables into Spark ({settings.spark_dir})")
     args = dbt_build_args(settings, config.full_refresh)
     context.log.info(f"dbt {' '.join(args)} on {settings.warehouse}")
     invocation = dbt.cli_with_env(args, env=settings.dbt_env(), context=context)

@@ -11,9 +11,11 @@
         Q(r - 1, W(r - 1)), day_total Q(e, W(e)), promotion_window_total Q(e, W(p)) and
         has_reduction_today, summed from the member's contributions only where needed.
 
-    DuckDB (default): correlated LATERAL subqueries. Spark cannot decorrelate an aggregate whose
-    arguments mix outer and inner columns, so its subqueries first flag each contribution (outer
-    columns in a projection, or in the WHERE clause) and then aggregate only inner columns. -#}
+    DuckDB (default): correlated LATERAL subqueries. Spark (no aggregates over the recursive
+    reference; LATERAL only where it decorrelates well): interval joins for the next promotion
+    and manual assignment (see spark__tier_states_next_days), and for the totals a subquery
+    that first flags each contribution (outer columns in a projection) and then aggregates
+    inner columns only (Spark cannot decorrelate an aggregate mixing outer and inner ones). -#}
 
 {% macro tier_states_next_days() -%}
     {{ return(adapter.dispatch('tier_states_next_days', 'vip_tiers')()) }}
@@ -53,14 +55,40 @@
 {%- endmacro %}
 
 {% macro spark__tier_states_next_days() -%}
-    left join lateral (
-        select min(promotion_days.day) as day
-        from promotion_days
-        where promotion_days.scenario_key = states.scenario_key
-            and promotion_days.customer_key = states.customer_key
-            and promotion_days.day > states.step_day
-            and promotion_days.reach_rank > states.tier_rank
-    ) as next_promotion on true
+    {#- Spark decorrelates a lookup such as "the first promotion day after the state's day"
+        by joining every promotion day to every distinct (day, rank) of the states, keys
+        aside: quadratic. Promotions and manual assignments are therefore looked up as
+        intervals instead: each candidate day with the previous candidate day, so the next
+        one after day d is the single row with previous <= d < day (an equi-join on the
+        member). The refund lookup keeps its correlation on the member's keys. -#}
+    left join (
+        select
+            above.scenario_key,
+            above.customer_key,
+            above.above_rank,
+            above.day,
+            lag(above.day) over (
+                partition by above.scenario_key, above.customer_key, above.above_rank
+                order by above.day
+            ) as previous_day
+        from (
+            -- the promotion days whose total reaches a tier above rank `above_rank`
+            select
+                promotion_days.scenario_key,
+                promotion_days.customer_key,
+                bands.tier_rank as above_rank,
+                promotion_days.day
+            from promotion_days
+            inner join bands
+                on bands.scenario_key = promotion_days.scenario_key
+                and promotion_days.reach_rank > bands.tier_rank
+        ) as above
+    ) as next_promotion
+        on next_promotion.scenario_key = states.scenario_key
+        and next_promotion.customer_key = states.customer_key
+        and next_promotion.above_rank = states.tier_rank
+        and states.step_day >= coalesce(next_promotion.previous_day, date '0001-01-01')
+        and states.step_day < next_promotion.day
     left join lateral (
         select min(contributions.known_date) as day
         from contributions
@@ -76,13 +104,21 @@
                 coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
                     members.counting_start_date))
     ) as next_refund on true
-    left join lateral (
-        select min(manual.assigned_date) as day
+    left join (
+        select
+            manual.scenario_key,
+            manual.customer_key,
+            manual.assigned_date as day,
+            lag(manual.assigned_date) over (
+                partition by manual.scenario_key, manual.customer_key
+                order by manual.assigned_date
+            ) as previous_day
         from manual
-        where manual.scenario_key = states.scenario_key
-            and manual.customer_key = states.customer_key
-            and manual.assigned_date > states.step_day
-    ) as next_manual on true
+    ) as next_manual
+        on next_manual.scenario_key = states.scenario_key
+        and next_manual.customer_key = states.customer_key
+        and states.step_day >= coalesce(next_manual.previous_day, date '0001-01-01')
+        and states.step_day < next_manual.day
 {%- endmacro %}
 
 {% macro tier_states_day_totals() -%}

@@ -181,12 +181,21 @@ def build(settings: Settings) -> list[str]:
     """Run the `build_all` job (full refresh) for `settings`; return the problems found."""
     import dagster as dg
 
-    from orchestration.cli import failed_checks_of, failures_of, invalid_programs_of
+    from orchestration.cli import (
+        failed_checks_of,
+        failures_of,
+        invalid_programs_of,
+        progress_logger_def,
+    )
     from orchestration.definitions import BUILD_ALL, make_definitions
 
-    defs = make_definitions(settings)
+    # the `progress` logger instead of Dagster's console logger: no event lines here
+    defs = make_definitions(settings, loggers={"progress": progress_logger_def()})
     job = defs.resolve_job_def(BUILD_ALL)
-    run_config = {"ops": {"dbt_models": {"config": {"full_refresh": True}}}}
+    run_config = {
+        "loggers": {"progress": {"config": {}}},
+        "ops": {"dbt_models": {"config": {"full_refresh": True}}},
+    }
     with contextlib.redirect_stdout(io.StringIO()), dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False

@@ -15,6 +15,8 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
+# Members per program of the data `make test` builds on both DuckDB and Spark.
+ENGINE_CHECK_MEMBERS ?= 40
 # Extra arguments for `make run`, e.g. make run ARGS="--as-of 2024-06-30 --full-refresh"
 ARGS ?=
 
@@ -26,10 +28,11 @@ help: ## list the targets
 run: setup ## build the warehouse: `vip-tiers run` (sample data in .data/; ARGS="..." to add options)
 	$(BIN)/vip-tiers run $(ARGS)
 
-test: setup ## lint, format check and the test suite
+test: setup ## lint, format check, the test suite, and DuckDB vs Spark on small generated data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+	$(BIN)/vip-tiers check-engines --members $(ENGINE_CHECK_MEMBERS) --as-of 2024-06-30
 
 dev: setup ## Dagster UI on http://127.0.0.1:3000 (same definitions as `vip-tiers run`)
 	$(BIN)/dagster dev -m orchestration.definitions

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestration.exports.cli import export_command, exports_app
-from orchestration.settings import SAMPLE_PROGRAMS_DIR, Settings, from_env
+from orchestration.settings import ENGINES, SAMPLE_PROGRAMS_DIR, Settings, from_env
 
 if TYPE_CHECKING:  # Dagster is imported by `run` only: `validate` and `generate` start fast.
     import dagster as dg
@@ -257,6 +257,12 @@ def _preflight(settings: Settings) -> None:
             f"The raw directory {settings.raw_dir} does not exist: pass --raw-dir (or set "
             "VIP_RAW_DIR) to a folder holding at least customers and orders (CSV or Parquet)."
         )
+    if settings.dbt_target == "spark":
+        from orchestration.spark import engine_problem
+
+        problem = engine_problem()
+        if problem:
+            raise _fail(problem)
     try:
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
         WarehouseResource(path=str(settings.warehouse)).check_writable()
@@ -286,6 +292,7 @@ def _describe(settings: Settings) -> None:
         ("programs", programs),
         ("warehouse", str(settings.warehouse)),
         ("as of", as_of),
+        ("engine", settings.dbt_target),
     ):
         console.print(f"[dim]{label:>10}:[/dim] {escape(value)}", soft_wrap=True)
 
@@ -340,6 +347,14 @@ def run(
             "--program", help="Build only this program (repeatable); the others keep their rows."
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="dbt target that builds the models: duckdb or spark (env VIP_DBT_TARGET; "
+            "default duckdb). Spark always rebuilds in full (docs/spark.md).",
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show dbt's own output.")
     ] = False,
@@ -354,8 +369,11 @@ def run(
     daily_to_date = _date_option(daily_to, "--daily-to")
     if daily_from_date and daily_to_date and daily_from_date > daily_to_date:
         raise _fail(f"--daily-from {daily_from_date} is after --daily-to {daily_to_date}.")
+    if engine is not None and engine not in ENGINES:
+        message = f"{engine!r} is not one of {', '.join(ENGINES)}"
+        raise typer.BadParameter(message, param_hint="--engine")
     try:
-        settings = from_env(raw_dir, programs_dir, warehouse, as_of_date)
+        settings = from_env(raw_dir, programs_dir, warehouse, as_of_date, engine=engine)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     _describe(settings)
@@ -538,6 +556,77 @@ def benchmark(
     if update_docs:
         bench.update_docs(results)
         console.print(f"Results table updated in {bench.DOCS_PATH}", soft_wrap=True)
+
+
+@app.command("check-engines")
+def check_engines(
+    raw_dir: Annotated[
+        Path | None,
+        typer.Option("--raw-dir", help="Raw directory (default: generated sample data)."),
+    ] = None,
+    programs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--programs-dir", help="Program YAML files (env VIP_PROGRAMS_DIR; default: samples)."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Build date YYYY-MM-DD (default: yesterday per program)."),
+    ] = None,
+    members: Annotated[
+        int,
+        typer.Option("--members", min=1, help="Members per program of the generated data."),
+    ] = 150,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir", help="Folder for the data and both warehouses (.data/engine-check)."
+        ),
+    ] = None,
+) -> None:
+    """Build the same data on DuckDB and on Spark and compare every public mart row by row."""
+    from rich.table import Table
+
+    from orchestration import engine_check as ec
+
+    started = time.monotonic()
+    as_of_date = _date_option(as_of, "--as-of")
+    try:
+        result = ec.check_engines(
+            raw_dir=raw_dir.expanduser().resolve() if raw_dir else None,
+            programs_dir=programs_dir.expanduser().resolve() if programs_dir else None,
+            as_of=as_of_date,
+            members=members,
+            work_dir=work_dir or ec.DEFAULT_WORK_DIR,
+            progress=lambda message: console.print(escape(message), soft_wrap=True),
+        )
+    except ec.EngineCheckError as exc:
+        raise _fail(str(exc)) from exc
+    for engine, problems in result.build_problems.items():
+        for problem in problems:
+            console.print(f"[red]✗ {engine}:[/red] {escape(problem)}", soft_wrap=True)
+    table = Table(title="DuckDB vs Spark: public marts", title_justify="left")
+    table.add_column("model")
+    table.add_column("duckdb rows", justify="right")
+    table.add_column("spark rows", justify="right")
+    table.add_column("identical")
+    table.add_column("detail", overflow="fold")
+    for item in result.comparisons:
+        counts = [
+            f"{item.rows[engine]:,}" if item.rows[engine] is not None else "-"
+            for engine in ec.ENGINES
+        ]
+        mark = "[green]yes[/green]" if item.identical else "[red]NO[/red]"
+        table.add_row(item.model, *counts, mark, escape(item.detail))
+    console.print(table)
+    timings = ", ".join(f"{engine} {seconds:.0f} s" for engine, seconds in result.seconds.items())
+    console.print(f"Builds: {timings}; total time: {time.monotonic() - started:.0f} s")
+    if result.ok:
+        console.print("[bold green]Identical on both engines.[/bold green]")
+        raise typer.Exit(EXIT_OK)
+    console.print("[bold red]The engines differ (or a build failed).[/bold red]")
+    raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -52,9 +52,15 @@ class InputsResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file. Connections are short-lived: dbt needs the file unlocked."""
+    """The DuckDB warehouse file. Connections are short-lived: dbt needs the file unlocked.
+
+    `engine` is the dbt target that builds the models (None: `VIP_DBT_TARGET`, else duckdb).
+    On `spark` the loader and config asset still write this file first; the raw schema is
+    then copied into the Spark catalog beside it (orchestration/spark/, docs/spark.md).
+    """
 
     path: str | None = None
+    engine: str | None = None
 
     def resolved_path(self) -> Path:
         return from_env(warehouse=self.path).warehouse
@@ -116,6 +122,7 @@ def resolve_settings(
         programs_dir=inputs.programs_dir,
         warehouse=warehouse.path,
         as_of=as_of or inputs.as_of,
+        engine=warehouse.engine,
     )
 
 
@@ -166,7 +173,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             programs_dir=str(settings.programs_dir),
             as_of=settings.as_of.isoformat() if isinstance(settings.as_of, dt.date) else None,
         )
-        warehouse = WarehouseResource(path=str(settings.warehouse))
+        warehouse = WarehouseResource(path=str(settings.warehouse), engine=settings.dbt_target)
     from orchestration.exports.resource import ExportsResource
 
     return {

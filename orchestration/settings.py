@@ -12,6 +12,13 @@ REPO_ROOT = PACKAGE_DIR.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SAMPLE_PROGRAMS_DIR = PACKAGE_DIR / "samples"
 DEFAULT_DATA_DIR = REPO_ROOT / ".data"
+SPARK_LOG4J_CONFIG = PACKAGE_DIR / "spark" / "log4j2.properties"
+# The dbt targets of dbt_project/profiles.yml that `vip-tiers run --engine` accepts.
+ENGINES = ("duckdb", "spark")
+# Engines whose builds are always full refreshes: dbt-spark has no `delete+insert` without
+# Delta (whose jars are not bundled), so the Spark target rebuilds every incremental model
+# (docs/spark.md). The one place that decides it.
+FULL_REFRESH_ENGINES = frozenset({"spark"})
 
 
 @dataclass(frozen=True)
@@ -41,16 +48,27 @@ class Settings:
     def effective_raw_dir(self) -> Path:
         return self.raw_dir if self.raw_dir is not None else self.sample_raw_dir
 
+    @property
+    def spark_dir(self) -> Path:
+        """The `spark` target's catalog (Derby metastore) and table files, beside the
+        DuckDB warehouse: `.data/warehouse.duckdb` → `.data/warehouse-spark/`."""
+        warehouse = self.warehouse.resolve()
+        return warehouse.parent / f"{warehouse.stem}-spark"
+
+    @property
+    def always_full_refresh(self) -> bool:
+        """True for engines whose builds always rebuild every incremental model."""
+        return self.dbt_target in FULL_REFRESH_ENGINES
+
     def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt subprocess: the warehouse path is always absolute."""
+        """Environment for a dbt subprocess: the warehouse paths are always absolute."""
         return {
             "VIP_WAREHOUSE": str(self.warehouse.resolve()),
             "VIP_DBT_TARGET": self.dbt_target,
+            "VIP_SPARK_DIR": str(self.spark_dir),
+            "VIP_SPARK_LOG4J": str(SPARK_LOG4J_CONFIG),
             **self.extra_env,
         }
-
-    def dbt_vars(self) -> dict[str, str | None]:
-        return {"as_of": self.as_of.isoformat() if self.as_of else None}
 
 
 def _path(value: str | None) -> Path | None:
@@ -71,6 +89,7 @@ def from_env(
     programs_dir: str | Path | None = None,
     warehouse: str | Path | None = None,
     as_of: str | dt.date | None = None,
+    engine: str | None = None,
 ) -> Settings:
     """Settings from explicit values first, then VIP_* environment variables, then defaults."""
     env = os.environ
@@ -86,5 +105,5 @@ def from_env(
         programs_dir=programs or SAMPLE_PROGRAMS_DIR,
         warehouse=wh or (DEFAULT_DATA_DIR / "warehouse.duckdb").resolve(),
         as_of=as_of_date,
-        dbt_target=env.get("VIP_DBT_TARGET", "duckdb"),
+        dbt_target=engine or env.get("VIP_DBT_TARGET", "duckdb"),
     )

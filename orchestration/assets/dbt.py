@@ -23,6 +23,7 @@ from orchestration.resources import (
     WarehouseResource,
     resolve_settings,
 )
+from orchestration.spark import SPARK_TARGET, publish_raw_schema
 
 MODEL_GROUPS = ("staging", "intermediate", "marts")
 
@@ -84,7 +85,12 @@ def dbt_models(
     params = config.parameters(settings.as_of)
     with warehouse.connect() as con:
         write_build_parameters(con, params)
-    args = dbt_build_args(config.full_refresh)
+    if settings.dbt_target == SPARK_TARGET:
+        # the loader and the config asset wrote the raw schema into the warehouse file
+        tables = publish_raw_schema(settings)
+        context.log.info(f"Copied {len(tables)} raw tables into Spark ({settings.spark_dir})")
+    # Spark always rebuilds (settings.always_full_refresh, docs/spark.md)
+    args = dbt_build_args(config.full_refresh or settings.always_full_refresh)
     context.log.info(f"dbt {' '.join(args)} on {settings.warehouse} ({params})")
     invocation = dbt.cli_with_env(
         args,

@@ -196,71 +196,9 @@ states as (
                             inner join members
                                 on members.scenario_key = states.scenario_key
                                 and members.customer_key = states.customer_key
-                            left join lateral (
-                                select min(promotion_days.day) as day
-                                from promotion_days
-                                where promotion_days.scenario_key = states.scenario_key
-                                    and promotion_days.customer_key = states.customer_key
-                                    and promotion_days.day > states.step_day
-                                    and promotion_days.reach_rank > states.tier_rank
-                            ) as next_promotion on true
-                            left join lateral (
-                                select min(contributions.known_date) as day
-                                from contributions
-                                where contributions.spec_key = members.spec_key
-                                    and contributions.customer_key = states.customer_key
-                                    and contributions.is_reduction
-                                    and contributions.known_date > states.step_day
-                                    and states.is_provisional
-                                    and members.refunds_policy = 'reevaluate'
-                                    and contributions.attribution_date <= states.promoted_on
-                                    and contributions.attribution_date >= greatest(
-                                        members.counting_start_date,
-                                        coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
-                                            members.counting_start_date))
-                            ) as next_refund on true
-                            left join lateral (
-                                select min(manual.assigned_date) as day
-                                from manual
-                                where manual.scenario_key = states.scenario_key
-                                    and manual.customer_key = states.customer_key
-                                    and manual.assigned_date > states.step_day
-                            ) as next_manual on true
+                            {{ tier_states_next_days() }}
                         ) as step
-                        left join lateral (
-                            -- the totals this day's steps read, computed only where needed
-                            select
-                                sum(case
-                                    when contributions.known_date <= step.step_day - 1
-                                        and contributions.attribution_date <= step.step_day - 1
-                                        and contributions.attribution_date >= greatest(
-                                            step.counting_start_date,
-                                            coalesce({{ window_start('step.window_kind', 'cast(step.step_day - 1 as date)') }},
-                                                step.counting_start_date))
-                                    then contributions.amount end) as review_total,
-                                sum(case
-                                    when contributions.attribution_date >= greatest(
-                                            step.counting_start_date,
-                                            coalesce({{ window_start('step.window_kind', 'step.step_day') }},
-                                                step.counting_start_date))
-                                    then contributions.amount end) as day_total,
-                                sum(case
-                                    when contributions.attribution_date <= step.promoted_on_before
-                                        and contributions.attribution_date >= greatest(
-                                            step.counting_start_date,
-                                            coalesce({{ window_start('step.window_kind', 'step.promoted_on_before') }},
-                                                step.counting_start_date))
-                                    then contributions.amount end) as promotion_window_total,
-                                max(case
-                                    when contributions.is_reduction and contributions.known_date = step.step_day
-                                    then true else false end) as has_reduction_today
-                            from contributions
-                            where contributions.spec_key = step.spec_key
-                                and contributions.customer_key = step.customer_key
-                                and contributions.known_date <= step.step_day
-                                and contributions.attribution_date <= step.step_day
-                                and (step.step_day = step.review_before or step.is_provisional_before)
-                        ) as totals on true
+                        {{ tier_states_day_totals() }}
                         where step.step_day <= step.eligible_until
                     ) as day_totals
                     left join promotion_days

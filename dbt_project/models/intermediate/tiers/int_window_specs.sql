@@ -18,7 +18,7 @@ activity_sets as (
         program_id,
         scenario_id,
         -- a purchase reversal counts when purchase or purchase_reversal qualifies (§9)
-        ',' || string_agg(activity, ',' order by activity) || ','
+        ',' || {{ sorted_string_agg('activity', "','") }} || ','
             || case when sum(case when activity in ('purchase', 'purchase_reversal') then 1 else 0 end) > 0
                 then 'purchase_reversal,' else '' end as activities_key
     from {{ ref('stg_program_activities') }}
@@ -43,7 +43,7 @@ scenario_windows as (
 qualifying_windows as (
     select
         live.program_id,
-        cast(null as varchar) as scenario_id,
+        cast(null as {{ dbt.type_string() }}) as scenario_id,
         'qualifying_windows' as used_by,
         live.milestone,
         kinds.window_kind,

@@ -31,7 +31,7 @@ activity_lists as (
     select
         program_id,
         scenario_id,
-        string_agg(activity, ',' order by activity) as qualifying_activities
+        {{ sorted_string_agg('activity', "','") }} as qualifying_activities
     from activities
     group by program_id, scenario_id
 ),

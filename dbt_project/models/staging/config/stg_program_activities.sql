@@ -13,9 +13,9 @@ programs as (
 
 final as (
     select
-        cast(activities.program_id as varchar) as program_id,
-        cast(activities.scenario_id as varchar) as scenario_id,
-        cast(activities.activity as varchar) as activity
+        cast(activities.program_id as {{ dbt.type_string() }}) as program_id,
+        cast(activities.scenario_id as {{ dbt.type_string() }}) as scenario_id,
+        cast(activities.activity as {{ dbt.type_string() }}) as activity
     from activities
     inner join programs
         on programs.program_id = activities.program_id

@@ -13,16 +13,16 @@ programs as (
 
 typed as (
     select
-        cast(program_id as varchar) as program_id,
-        cast(scenario_id as varchar) as scenario_id,
-        cast(scenario_kind as varchar) as scenario_kind,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
+        cast(scenario_id as {{ dbt.type_string() }}) as scenario_id,
+        cast(scenario_kind as {{ dbt.type_string() }}) as scenario_kind,
         cast(scenario_order as integer) as scenario_order,
-        cast(description as varchar) as description,
+        cast(description as {{ dbt.type_string() }}) as description,
         cast(is_live as boolean) as is_live,
-        cast(milestone as varchar) as milestone,
-        cast(period as varchar) as period,
-        case when period = 'rolling' then cast(rolling_window as varchar) end as rolling_window,
-        cast(refunds as varchar) as refunds
+        cast(milestone as {{ dbt.type_string() }}) as milestone,
+        cast(period as {{ dbt.type_string() }}) as period,
+        case when period = 'rolling' then cast(rolling_window as {{ dbt.type_string() }}) end as rolling_window,
+        cast(refunds as {{ dbt.type_string() }}) as refunds
     from scenarios
 ),
 

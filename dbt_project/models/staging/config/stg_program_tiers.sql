@@ -12,16 +12,16 @@ programs as (
 
 typed as (
     select
-        cast(program_id as varchar) as program_id,
-        cast(scenario_id as varchar) as scenario_id,
-        cast(tier_code as varchar) as tier_code,
-        cast(tier_name as varchar) as tier_name,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
+        cast(scenario_id as {{ dbt.type_string() }}) as scenario_id,
+        cast(tier_code as {{ dbt.type_string() }}) as tier_code,
+        cast(tier_name as {{ dbt.type_string() }}) as tier_name,
         cast(tier_rank as integer) as tier_rank,
         cast(threshold as decimal(18, 2)) as threshold,
         cast(entry_bonus_points as bigint) as entry_bonus_points,
         cast(birthday_points as bigint) as birthday_points,
         cast(points_multiplier as decimal(9, 4)) as points_multiplier,
-        cast(perks as varchar) as perks
+        cast(perks as {{ dbt.type_string() }}) as perks
     from tiers
 ),
 

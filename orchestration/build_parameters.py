@@ -35,20 +35,23 @@ class BuildParameters:
             )
 
 
+COLUMNS = "as_of date, daily_from date, daily_to date, programs varchar, written_at timestamp"
+
+
+def ensure_build_parameters(con: duckdb.DuckDBPyConnection) -> None:
+    """Create `raw.build_parameters` with its defaults (all null) when it is missing, so a
+    warehouse filled by the loader can be built with `dbt build` by hand."""
+    con.execute("create schema if not exists raw")
+    con.execute(f"create table if not exists {TABLE} ({COLUMNS})")
+    (rows,) = con.execute(f"select count(*) from {TABLE}").fetchone() or (0,)
+    if not rows:
+        con.execute(f"insert into {TABLE} values (null, null, null, null, now()::timestamp)")
+
+
 def write_build_parameters(con: duckdb.DuckDBPyConnection, params: BuildParameters) -> None:
     """Replace the one row of `raw.build_parameters` (DuckDB warehouse)."""
     con.execute("create schema if not exists raw")
-    con.execute(
-        f"""
-        create or replace table {TABLE} (
-            as_of date,
-            daily_from date,
-            daily_to date,
-            programs varchar,
-            written_at timestamp
-        )
-        """
-    )
+    con.execute(f"create or replace table {TABLE} ({COLUMNS})")
     programs = ",".join(params.programs) if params.programs else None
     con.execute(
         f"insert into {TABLE} values (?, ?, ?, ?, now()::timestamp)",

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.build_parameters import ensure_build_parameters
 from orchestration.programs import (
     ProgramConfig,
     ProgramFileResult,
@@ -134,6 +135,7 @@ def create_config_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists raw.{table} ({column_list})")
         for name, kind in columns:
             con.execute(f"alter table raw.{table} add column if not exists {name} {kind}")
+    ensure_build_parameters(con)
 
 
 def read_stored_programs(con: duckdb.DuckDBPyConnection) -> StoredPrograms:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.build_parameters import ensure_build_parameters
 from orchestration.raw_tables import (
     LINEAGE_COLUMNS,
     LOAD_REJECTIONS_COLUMNS,
@@ -326,6 +327,7 @@ def _publish(con: duckdb.DuckDBPyConnection, sources: list[TableSource]) -> None
         con.execute(_create_sql(LOAD_REJECTIONS_TABLE, list(LOAD_REJECTIONS_COLUMNS)))
         for source in sources:
             _publish_table(con, source.table)
+        ensure_build_parameters(con)
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")

@@ -31,6 +31,7 @@ CONFIG_TABLES = (
     "program_scenario_tiers",
     "program_scenario_activities",
     "program_config_status",
+    "build_parameters",
 )
 RAW_KEYS = [dg.AssetKey(["raw", t]) for t in RAW_DATA_TABLES + CONFIG_TABLES]
 # Contract models (interfaces §4) this test requires after a build, all in dbt's target schema.

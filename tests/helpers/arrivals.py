@@ -8,7 +8,8 @@ writes the raw directory as a landing zone holds it on that day: every row that 
 arrived, cancellations and unenrolments only once they have.
 
 On top of the generated rows, `inject_events` adds, inside the period of the test, manual
-tier assignments and unenrolments (the generator draws few of them at small sizes).
+tier assignments, unenrolments and partial refunds loaded five days late (the generator
+draws few of them at small sizes).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class ArrivingData:
         return [name for name in names if not name.startswith("_") and name != "row_number"]
 
     def inject_events(self, first: dt.date, last: dt.date, per_program: int = 3) -> None:
-        """Manual assignments (some arriving late) and unenrolments inside [first, last]."""
+        """Manual assignments (some arriving late), late partial refunds and unenrolments
+        inside [first, last]."""
         span = (last - first).days
         self.con.execute(
             f"""
@@ -121,6 +123,30 @@ class ArrivingData:
             set _arrives_on = cast(substr(assigned_at, 1, 10) as date)
                 + cast(hash(assignment_id) % 3 as integer)
             where assignment_id like 'INJ-%'
+            """
+        )
+        # partial refunds of orders in the period, loaded five days after they happened
+        self.con.execute(
+            f"""
+            insert into refunds by name
+            select
+                program_id,
+                'INJR-' || order_id as refund_id,
+                order_id,
+                strftime(order_day + 2, '%Y-%m-%dT12:00:00Z') as refunded_at,
+                cast(round(amount * 0.4, 2) as varchar) as amount,
+                cast(order_day + 7 as date) as _arrives_on
+            from (
+                select
+                    program_id, order_id,
+                    try_cast(substr(ordered_at, 1, 10) as date) as order_day,
+                    try_cast(total_amount as decimal(18, 2)) as amount
+                from orders
+                where cancelled_at is null
+            )
+            where order_day between cast('{first}' as date) and cast('{last}' as date) - 3
+                and amount > 0
+                and hash(order_id, 'refund') % 12 = 0
             """
         )
         self.con.execute(

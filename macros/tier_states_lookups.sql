@@ -89,21 +89,32 @@
         and next_promotion.above_rank = states.tier_rank
         and states.step_day >= coalesce(next_promotion.previous_day, date '0001-01-01')
         and states.step_day < next_promotion.day
-    left join lateral (
-        select min(contributions.known_date) as day
+    left join (
+        -- each member's reductions, one array per member (no aggregate over `states`)
+        select
+            contributions.spec_key,
+            contributions.customer_key,
+            collect_list(struct(contributions.known_date, contributions.attribution_date))
+                as reductions
         from contributions
-        where contributions.spec_key = members.spec_key
-            and contributions.customer_key = states.customer_key
-            and contributions.is_reduction
-            and contributions.known_date > states.step_day
-            and states.is_provisional
-            and members.refunds_policy = 'reevaluate'
-            and contributions.attribution_date <= states.promoted_on
-            and contributions.attribution_date >= greatest(
-                members.counting_start_date,
-                coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
-                    members.counting_start_date))
-    ) as next_refund on true
+        where contributions.is_reduction
+        group by contributions.spec_key, contributions.customer_key
+    ) as member_reductions
+        on member_reductions.spec_key = members.spec_key
+        and member_reductions.customer_key = states.customer_key
+    cross join lateral (
+        select array_min(transform(
+            filter(member_reductions.reductions, reduction ->
+                reduction.known_date > states.step_day
+                and states.is_provisional
+                and members.refunds_policy = 'reevaluate'
+                and reduction.attribution_date <= states.promoted_on
+                and reduction.attribution_date >= greatest(
+                    members.counting_start_date,
+                    coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
+                        members.counting_start_date))),
+            reduction -> reduction.known_date)) as day
+    ) as next_refund
     left join (
         select
             manual.scenario_key,
@@ -163,40 +174,97 @@
 {%- endmacro %}
 
 {% macro spark__tier_states_day_totals() -%}
-    left join lateral (
+    {#- The member's contributions as one array per member, joined once to the step rows;
+        the totals are folds over that array (higher-order functions), so the step rows are
+        read once and nothing aggregates over the recursive reference. -#}
+    left join (
+        select
+            contributions.spec_key,
+            contributions.customer_key,
+            collect_list(struct(
+                contributions.known_date,
+                contributions.attribution_date,
+                contributions.amount,
+                contributions.is_reduction)) as items
+        from contributions
+        group by contributions.spec_key, contributions.customer_key
+    ) as step_contributions
+        on step_contributions.spec_key = step.spec_key
+        and step_contributions.customer_key = step.customer_key
+    left join (
+        -- the scenario's bands, for tier_states_rank_reached
+        select bands.scenario_key, collect_list(struct(bands.tier_rank, bands.lower_bound)) as bands
+        from bands
+        group by bands.scenario_key
+    ) as scenario_bands
+        on scenario_bands.scenario_key = step.scenario_key
+    cross join lateral (
         -- the totals this day's steps read, computed only where needed
         select
-            sum(case when flagged.in_review_window then flagged.amount end) as review_total,
-            sum(case when flagged.in_day_window then flagged.amount end) as day_total,
-            sum(case when flagged.in_promotion_window then flagged.amount end)
-                as promotion_window_total,
-            max(flagged.is_reduction_today) as has_reduction_today
-        from (
-            select
-                contributions.amount,
-                contributions.known_date <= step.step_day - 1
-                    and contributions.attribution_date <= step.step_day - 1
-                    and contributions.attribution_date >= greatest(
-                        step.counting_start_date,
-                        coalesce({{ window_start('step.window_kind', 'cast(step.step_day - 1 as date)') }},
-                            step.counting_start_date)) as in_review_window,
-                contributions.attribution_date >= greatest(
-                        step.counting_start_date,
-                        coalesce({{ window_start('step.window_kind', 'step.step_day') }},
-                            step.counting_start_date)) as in_day_window,
-                contributions.attribution_date <= step.promoted_on_before
-                    and contributions.attribution_date >= greatest(
-                        step.counting_start_date,
-                        coalesce({{ window_start('step.window_kind', 'step.promoted_on_before') }},
-                            step.counting_start_date)) as in_promotion_window,
-                coalesce(contributions.is_reduction and contributions.known_date = step.step_day,
-                    false) as is_reduction_today
-            from contributions
-            where contributions.spec_key = step.spec_key
-                and contributions.customer_key = step.customer_key
-                and contributions.known_date <= step.step_day
-                and contributions.attribution_date <= step.step_day
-                and (step.step_day = step.review_before or step.is_provisional_before)
-        ) as flagged
-    ) as totals on true
+            {{ _tier_states_sum("item.known_date <= step.step_day - 1
+                and item.attribution_date <= step.step_day - 1
+                and item.attribution_date >= greatest(
+                    step.counting_start_date,
+                    coalesce(" ~ window_start('step.window_kind', 'cast(step.step_day - 1 as date)') ~ ",
+                        step.counting_start_date))") }} as review_total,
+            {{ _tier_states_sum("item.attribution_date >= greatest(
+                    step.counting_start_date,
+                    coalesce(" ~ window_start('step.window_kind', 'step.step_day') ~ ",
+                        step.counting_start_date))") }} as day_total,
+            {{ _tier_states_sum("item.attribution_date <= step.promoted_on_before
+                and item.attribution_date >= greatest(
+                    step.counting_start_date,
+                    coalesce(" ~ window_start('step.window_kind', 'step.promoted_on_before') ~ ",
+                        step.counting_start_date))") }} as promotion_window_total,
+            case when step.step_day = step.review_before or step.is_provisional_before
+                then exists(step_contributions.items, item ->
+                    item.is_reduction
+                    and item.known_date = step.step_day
+                    and item.attribution_date <= step.step_day)
+            end as has_reduction_today
+    ) as totals
+{%- endmacro %}
+
+{#- sum(amount) over the step's items known and attributed by the step day that satisfy
+    `condition` (null when none, like sum), only on the days whose steps read totals. -#}
+{% macro _tier_states_sum(condition) -%}
+    case when step.step_day = step.review_before or step.is_provisional_before then
+            aggregate(
+                filter(step_contributions.items, item ->
+                    item.known_date <= step.step_day
+                    and item.attribution_date <= step.step_day
+                    and {{ condition }}),
+                cast(null as decimal(38, 2)),
+                (total, item) -> cast(coalesce(total, 0) + item.amount as decimal(38, 2)))
+            end
+{%- endmacro %}
+
+
+{#- The highest tier rank whose lower bound `total` reaches in scenario `scenario_key` (0 when
+    none): a subquery on `bands` correlated by the scenario and the total. On Spark such a
+    correlation on a value makes the optimizer re-derive every distinct total from a copy of
+    the whole recursion step, so where the caller can pass the scenario's bands as an array
+    (`bands_array`: `scenario_bands.bands`, joined by spark__tier_states_day_totals) the
+    lookup is a filter over that array instead. DuckDB ignores `bands_array`. -#}
+{% macro tier_states_rank_reached(scenario_key, total, bands_array=none) -%}
+    {{ return(adapter.dispatch('tier_states_rank_reached', 'vip_tiers')(
+        scenario_key, total, bands_array)) }}
+{%- endmacro %}
+
+{% macro default__tier_states_rank_reached(scenario_key, total, bands_array) -%}
+coalesce((
+    select max(bands.tier_rank) from bands
+    where bands.scenario_key = {{ scenario_key }}
+        and bands.lower_bound <= coalesce({{ total }}, 0)
+), 0)
+{%- endmacro %}
+
+{% macro spark__tier_states_rank_reached(scenario_key, total, bands_array) -%}
+{%- if bands_array is none -%}
+{{ default__tier_states_rank_reached(scenario_key, total, bands_array) }}
+{%- else -%}
+coalesce(array_max(transform(
+    filter({{ bands_array }}, band -> band.lower_bound <= coalesce({{ total }}, 0)),
+    band -> band.tier_rank)), 0)
+{%- endif -%}
 {%- endmacro %}

@@ -133,7 +133,8 @@ states as (
                             and reviewed.has_reduction_today
                             then greatest(
                                 {{ tier_states_rank_reached('reviewed.scenario_key',
-                                    'reviewed.promotion_window_total') | indent(32) }},
+                                    'reviewed.promotion_window_total', 'reviewed.scenario_bands')
+                                    | indent(32) }},
                                 reviewed.prior_rank_before
                             )
                         else 99999
@@ -153,7 +154,7 @@ states as (
                             as reach_rank
                     from (
                         select
-                            step.*,
+                            step.*,{{ tier_states_carried_columns() }}
                             totals.promotion_window_total,
                             coalesce(totals.has_reduction_today, false) as has_reduction_today,
                             -- on a review day: the tier the ended period reached (step 1) and

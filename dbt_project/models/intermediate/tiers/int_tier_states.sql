@@ -132,11 +132,9 @@ states as (
                             and reviewed.refunds_policy = 'reevaluate'
                             and reviewed.has_reduction_today
                             then greatest(
-                                coalesce((
-                                    select max(bands.tier_rank) from bands
-                                    where bands.scenario_key = reviewed.scenario_key
-                                        and bands.lower_bound <= coalesce(reviewed.promotion_window_total, 0)
-                                ), 0),
+                                {{ tier_states_rank_reached('reviewed.scenario_key',
+                                    'reviewed.promotion_window_total', 'reviewed.scenario_bands')
+                                    | indent(32) }},
                                 reviewed.prior_rank_before
                             )
                         else 99999
@@ -156,21 +154,19 @@ states as (
                             as reach_rank
                     from (
                         select
-                            step.*,
+                            step.*,{{ tier_states_carried_columns() }}
                             totals.promotion_window_total,
                             coalesce(totals.has_reduction_today, false) as has_reduction_today,
                             -- on a review day: the tier the ended period reached (step 1) and
                             -- the tier today's total reaches (step 2 runs on review days too)
-                            case when step.step_day = step.review_before then coalesce((
-                                select max(bands.tier_rank) from bands
-                                where bands.scenario_key = step.scenario_key
-                                    and bands.lower_bound <= coalesce(totals.review_total, 0)
-                            ), 0) end as review_rank,
-                            case when step.step_day = step.review_before then coalesce((
-                                select max(bands.tier_rank) from bands
-                                where bands.scenario_key = step.scenario_key
-                                    and bands.lower_bound <= coalesce(totals.day_total, 0)
-                            ), 0) end as review_day_reach_rank
+                            case when step.step_day = step.review_before then {{
+                                tier_states_rank_reached('step.scenario_key', 'totals.review_total',
+                                    'scenario_bands.bands')
+                                | indent(28) }} end as review_rank,
+                            case when step.step_day = step.review_before then {{
+                                tier_states_rank_reached('step.scenario_key', 'totals.day_total',
+                                    'scenario_bands.bands')
+                                | indent(28) }} end as review_day_reach_rank
                         from (
                             select
                                 states.scenario_key,

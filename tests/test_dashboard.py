@@ -152,6 +152,25 @@ def test_missing_warehouse_or_marts_give_readable_errors(tmp_path: Path) -> None
     assert not (tmp_path / "d.html").exists()
 
 
+def test_marts_copied_into_another_schema_give_the_same_dashboard(
+    bi_warehouse: Path, dashboard_data: dict[str, Any], tmp_path: Path
+) -> None:
+    """On the Spark engine the dashboard reads the marts Spark built, copied into the
+    warehouse file's `spark_marts` schema (orchestration.spark.mirror_tables)."""
+    copied = tmp_path / "copied.duckdb"
+    with duckdb.connect(str(copied)) as con:
+        con.execute(f"attach '{bi_warehouse}' as source (read_only)")
+        con.execute("create schema raw; create schema spark_marts")
+        con.execute("create table raw.programs as select * from source.raw.programs")
+        for name in MARTS:
+            con.execute(f"create table spark_marts.{name} as select * from source.main.{name}")
+    with pytest.raises(DashboardError, match="fct_tier_distribution_daily"):
+        load_dashboard_data(copied)  # nothing in `main`
+    assert load_dashboard_data(copied, "spark_marts") == dashboard_data
+    out = build_dashboard(copied, tmp_path / "d.html", "spark_marts")
+    assert out.stat().st_size > 1_000_000
+
+
 def test_dashboard_asset_is_downstream_of_the_marts(bi_warehouse: Path, tmp_path: Path) -> None:
     import dagster as dg
 

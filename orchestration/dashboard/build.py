@@ -60,11 +60,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     ]
 
 
-def _missing_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _missing_marts(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     present = {
         name
         for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'"
+            "select table_name from information_schema.tables where table_schema = ?", [schema]
         ).fetchall()
     }
     return [name for name in MARTS if name not in present]
@@ -77,23 +77,24 @@ def _program_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         return {}
 
 
-def _query_all(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+def _query_all(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list[dict[str, Any]]]:
+    con.execute("set schema = ?", [schema])
     return {
         "scenarios": _rows(
             con,
             "select program_id, scenario_id, scenario_order, description, is_live, "
-            "threshold_unit from main.dim_scenarios order by program_id, scenario_order",
+            "threshold_unit from dim_scenarios order by program_id, scenario_order",
         ),
         "tiers": _rows(
             con,
             "select program_id, scenario_id, tier_code, tier_name, tier_rank, "
-            "cast(threshold as double) as threshold from main.dim_program_tiers "
+            "cast(threshold as double) as threshold from dim_program_tiers "
             "order by program_id, scenario_id, tier_rank",
         ),
         "distribution": _rows(
             con,
             "select program_id, scenario_id, calendar_date, tier_code, members "
-            "from main.fct_tier_distribution_daily order by program_id, scenario_id, "
+            "from fct_tier_distribution_daily order by program_id, scenario_id, "
             "calendar_date, tier_rank",
         ),
         "movements": _rows(
@@ -101,13 +102,13 @@ def _query_all(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]
             "select program_id, scenario_id, month_start_date, is_complete_month, tier_code, "
             "tier_name, tier_rank, opening_members, new_members, upgrades_in, downgrades_in, "
             "upgrades_out, downgrades_out, exits, closing_members, churned_members "
-            "from main.fct_tier_movements_monthly "
+            "from fct_tier_movements_monthly "
             "order by program_id, scenario_id, month_start_date, tier_rank",
         ),
         "migrations": _rows(
             con,
             "select program_id, scenario_id, month_start_date, movement_kind, from_tier_code, "
-            "to_tier_code, movements from main.fct_tier_migrations_monthly",
+            "to_tier_code, movements from fct_tier_migrations_monthly",
         ),
         "comparison": _rows(
             con,
@@ -116,7 +117,7 @@ def _query_all(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]
             "members_vs_live, members_changed_vs_live, members_up_vs_live, "
             "members_down_vs_live, entry_bonus_points_held, entry_bonus_points_to_date, "
             "birthday_points_per_year, cast(multiplier_exposure as double) as "
-            "multiplier_exposure from main.fct_scenario_comparison "
+            "multiplier_exposure from fct_scenario_comparison "
             "order by program_id, scenario_id, tier_rank",
         ),
         "closest": _rows(
@@ -125,7 +126,7 @@ def _query_all(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]
             select program_id, customer_id, tier_code, next_tier_code,
                 cast(amount_to_next_tier as double) as amount_to_next_tier,
                 cast(window_total as double) as window_total, review_on, as_of_date
-            from main.dim_customer_tier_current
+            from dim_customer_tier_current
             where scenario_id = 'live' and next_tier_code is not null
             qualify row_number() over (
                 partition by program_id order by amount_to_next_tier, customer_id
@@ -228,8 +229,9 @@ def _migrations(rows: list[dict[str, Any]], as_of: str | None) -> dict[str, Any]
     }
 
 
-def load_dashboard_data(warehouse: Path) -> dict[str, Any]:
-    """Everything the page shows, read from the marts with one short read-only connection."""
+def load_dashboard_data(warehouse: Path, schema: str = "main") -> dict[str, Any]:
+    """Everything the page shows, read from the marts in `schema` with one short read-only
+    connection."""
     warehouse = Path(warehouse)
     if not warehouse.exists():
         raise DashboardError(
@@ -243,14 +245,14 @@ def load_dashboard_data(warehouse: Path) -> dict[str, Any]:
             "writing it (a `vip-tiers run`, `dagster dev`), wait for it to finish."
         ) from exc
     try:
-        missing = _missing_marts(con)
+        missing = _missing_marts(con, schema)
         if missing:
             raise DashboardError(
                 f"The warehouse {warehouse} has no {', '.join(missing)}: build the marts first "
                 "(`vip-tiers run`, or `dbt build` in dbt_project/)."
             )
         names = _program_names(con)
-        raw = _query_all(con)
+        raw = _query_all(con, schema)
     finally:
         con.close()
     return _assemble(raw, names)
@@ -367,9 +369,10 @@ def dashboard_path(warehouse: Path, out: str | Path | None = None) -> Path:
     return Path(out).expanduser().resolve() if out else Path(warehouse).parent / DASHBOARD_FILE
 
 
-def build_dashboard(warehouse: Path, out: Path) -> Path:
-    """Write the dashboard of `warehouse` to `out` (an .html file) and return its path."""
-    data = load_dashboard_data(Path(warehouse))
+def build_dashboard(warehouse: Path, out: Path, schema: str = "main") -> Path:
+    """Write the dashboard of the marts in `warehouse`'s `schema` to `out` (an .html file) and
+    return its path."""
+    data = load_dashboard_data(Path(warehouse), schema)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

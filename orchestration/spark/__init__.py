@@ -154,3 +154,36 @@ def export_tables(settings: Settings, tables: Iterable[str], out_dir: Path) -> N
     `out_dir/<table>.parquet`, for reading them back with DuckDB."""
     out_dir.mkdir(parents=True, exist_ok=True)
     run_driver(settings, "export", str(out_dir), *tables)
+
+
+MIRROR_SCHEMA = "spark_marts"
+
+
+def mirror_tables(
+    settings: Settings, tables: Iterable[str], schema: str = MIRROR_SCHEMA
+) -> list[str]:
+    """Copy Spark tables of the target schema into the warehouse file's `schema` (replaced).
+
+    For readers that take a DuckDB file (the dashboard): on the Spark engine the marts live in
+    the Spark catalog, while the warehouse file holds only the raw and config tables. Returns
+    the tables copied; a table Spark does not have is skipped (the reader reports it).
+    """
+    names = list(tables)
+    out = settings.spark_dir / "mirror"
+    shutil.rmtree(out, ignore_errors=True)
+    export_tables(settings, names, out)
+    copied = []
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f'create schema if not exists "{schema}"')
+        for name in names:
+            if not any((out / name).glob("*.parquet")):
+                con.execute(f'drop table if exists "{schema}"."{name}"')
+                continue
+            con.execute(
+                f'create or replace table "{schema}"."{name}" as '
+                f"select * from read_parquet('{out / name}/*.parquet')"
+            )
+            copied.append(name)
+    shutil.rmtree(out, ignore_errors=True)
+    return copied

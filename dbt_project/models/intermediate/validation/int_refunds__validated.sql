@@ -164,8 +164,8 @@ final as (
                 || ' is at or after cancelled_at '
                 || cast(cancelled_at as {{ dbt.type_string() }}) || ' of order ' || order_id
             when 'refund_exceeds_remaining' then 'amount '
-                || cast(amount as {{ dbt.type_string() }}) || ' exceeds the '
-                || cast(remaining_before as {{ dbt.type_string() }}) || ' left of order '
+                || {{ decimal_text("amount", 2) }} || ' exceeds the '
+                || {{ decimal_text("remaining_before", 2) }} || ' left of order '
                 || order_id
         end as rejection_detail,
         source_file,

@@ -68,7 +68,7 @@ final as (
                 || cast(key_rows as {{ dbt.type_string() }}) || ' times with different rates'
             when 'exact_duplicate' then {{ exact_duplicate_detail() }}
             when 'non_positive_rate' then 'rate '
-                || cast(rate as {{ dbt.type_string() }}) || ' is not positive'
+                || {{ decimal_text("rate", 8) }} || ' is not positive'
         end as rejection_detail,
         source_file,
         source_row

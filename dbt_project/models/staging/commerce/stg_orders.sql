@@ -104,7 +104,7 @@ final as (
                 || cast(key_rows as {{ dbt.type_string() }}) || ' times with different contents'
             when 'exact_duplicate' then {{ exact_duplicate_detail() }}
             when 'negative_amount' then 'total_amount '
-                || cast(total_amount as {{ dbt.type_string() }}) || ' is negative'
+                || {{ decimal_text("total_amount", 2) }} || ' is negative'
             when 'cancelled_before_ordered' then 'cancelled_at '
                 || cast(raw_cancelled_at as {{ dbt.type_string() }}) || ' is before ordered_at '
                 || cast(ordered_at as {{ dbt.type_string() }})

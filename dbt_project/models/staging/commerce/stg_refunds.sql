@@ -96,7 +96,7 @@ final as (
                 || cast(key_rows as {{ dbt.type_string() }}) || ' times with different contents'
             when 'exact_duplicate' then {{ exact_duplicate_detail() }}
             when 'negative_amount' then 'amount '
-                || cast(amount as {{ dbt.type_string() }}) || ' is negative'
+                || {{ decimal_text("amount", 2) }} || ' is negative'
         end as rejection_detail,
         source_file,
         source_row

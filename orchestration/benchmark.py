@@ -66,6 +66,7 @@ DOCS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_START = "<!-- benchmark-results:start -->"
 RESULTS_END = "<!-- benchmark-results:end -->"
 SAMPLE_EVERY_S = 0.2
+DEFAULT_ACTIVITY = 4.0
 YEARS = 3
 PANDAS_SUBSET = 2_000
 GB = 1024**3
@@ -337,7 +338,12 @@ def cut_raw_dir(source: Path, target: Path, cut: dt.datetime) -> tuple[dict, dic
 
 
 def make_data_set(
-    directory: Path, members_per_program: int, seed: int, start: dt.date, as_of: dt.date
+    directory: Path,
+    members_per_program: int,
+    seed: int,
+    start: dt.date,
+    as_of: dt.date,
+    activity: float = 1.0,
 ) -> DataSet:
     """Generate up to `as_of + 1` into `raw_next`, cut the copy `raw_base` after `as_of`."""
     raw_next, raw_base = directory / "raw_next", directory / "raw_base"
@@ -349,6 +355,7 @@ def make_data_set(
         seed=seed,
         start=start,
         end=as_of + dt.timedelta(days=1),
+        activity=activity,
     )
     generate_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -713,6 +720,9 @@ def _git_commit() -> str | None:
 class BenchmarkConfig:
     members: int
     seed: int = 42
+    # Order rate multiplier of the generator: 4 gives the issue's volume per member
+    # (~20 orders, ~2 refunds, ~30 ledger rows over 3 years).
+    activity: float = DEFAULT_ACTIVITY
     work_dir: Path | None = None
     keep: bool = False
     as_of: dt.date | None = None  # default: yesterday (UTC)
@@ -772,7 +782,9 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
     with _work_dir(config) as work:
         logs = work / "logs"
         say(f"Generating {per_program:,} members × {len(programs)} programs")
-        normal = make_data_set(work / "normal", per_program, config.seed, start, as_of)
+        normal = make_data_set(
+            work / "normal", per_program, config.seed, start, as_of, config.activity
+        )
         warehouse = work / "normal" / "warehouse" / "warehouse.duckdb"
 
         say(f"Full build as of {as_of} (fresh warehouse)")
@@ -799,7 +811,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
         if config.history_doubled:
             say(f"History doubled: {doubled_start} … {daily_as_of}, same members")
             doubled = make_data_set(
-                work / "doubled", per_program, config.seed, doubled_start, as_of
+                work / "doubled", per_program, config.seed, doubled_start, as_of, config.activity
             )
             warehouse2 = work / "doubled" / "warehouse" / "warehouse.duckdb"
             doubled_full = pipeline_run(
@@ -825,6 +837,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
             "programs": len(programs),
             "scenarios": pandas.scenarios,
             "seed": config.seed,
+            "activity": config.activity,
             "window": {
                 "start": start.isoformat(),
                 "as_of": as_of.isoformat(),

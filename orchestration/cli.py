@@ -459,6 +459,14 @@ def generate(
     file_format: Annotated[
         str, typer.Option("--format", help="csv, parquet or mixed (files and folders of parts).")
     ] = "mixed",
+    activity: Annotated[
+        float,
+        typer.Option(
+            "--activity",
+            help="Order rate multiplier: about 5 orders per member over 3 years at 1, with "
+            "the same yearly spend at any value.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Write a synthetic raw directory for the program files (sample data, tests, benchmarks)."""
     from orchestration.generate import generate_raw_dir
@@ -477,6 +485,7 @@ def generate(
             start=start_date or dt.date(2022, 7, 1),
             end=end_date,
             file_format=file_format,  # type: ignore[arg-type]  # checked by the generator
+            activity=activity,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
@@ -513,6 +522,15 @@ def benchmark(
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 42,
+    activity: Annotated[
+        float,
+        typer.Option(
+            "--activity",
+            min=0.01,
+            help="Generator order rate multiplier; 4 gives the issue's volume per member "
+            "(~20 orders, ~2 refunds, ~30 ledger rows over 3 years).",
+        ),
+    ] = 4.0,
     work_dir: Annotated[
         Path | None,
         typer.Option("--work-dir", help="Where to put the data (default: a temp dir)."),
@@ -540,6 +558,7 @@ def benchmark(
     config = bench.BenchmarkConfig(
         members=members,
         seed=seed,
+        activity=activity,
         work_dir=work_dir,
         keep=keep,
         history_doubled=history_doubled,

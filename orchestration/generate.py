@@ -332,11 +332,17 @@ def generate_raw_dir(
     end: dt.date | None = None,
     file_format: FileFormat = "mixed",
     invalid_share: float = 0.005,
+    activity: float = 1.0,
 ) -> GenerationSummary:
-    """(Re)create `out_dir` with the six raw tables for every program in `programs_dir`."""
+    """(Re)create `out_dir` with the six raw tables for every program in `programs_dir`.
+
+    `activity` multiplies every member's order rate (about 5 orders per member over 3 years
+    at 1.0) and divides their basket size by the same factor, so yearly spend, and with it
+    the tier distribution, stays the same while orders, refunds and ledger rows grow.
+    """
     started = time.perf_counter()
     end = end if end is not None else dt.datetime.now(dt.UTC).date()
-    _check_arguments(members_per_program, start, end, file_format, invalid_share)
+    _check_arguments(members_per_program, start, end, file_format, invalid_share, activity)
     programs = load_program_specs(Path(programs_dir))
     if not programs:
         raise ValueError(f"no usable program YAML (*.yaml) in {programs_dir}")
@@ -352,7 +358,15 @@ def generate_raw_dir(
         for index, program in enumerate(programs):
             is_last = index == len(programs) - 1
             generate_program(
-                writer, injector, program, index, period, seed, members_per_program, is_last
+                writer,
+                injector,
+                program,
+                index,
+                period,
+                seed,
+                members_per_program,
+                is_last,
+                activity,
             )
         fx = generate_fx_rates(np.random.default_rng([seed, 1_000_001]), programs, period)
         fx_context = InvalidContext(
@@ -377,6 +391,7 @@ def generate_program(
     seed: int,
     members: int,
     is_last: bool,
+    activity: float = 1.0,
 ) -> None:
     """All rows of one program: its members chunk by chunk, then its manual assignments."""
     ids = ProgramIds(members)
@@ -386,7 +401,7 @@ def generate_program(
         rng = np.random.default_rng([seed, index, chunk])
         first = chunk * CHUNK_MEMBERS
         batch = generate_chunk(
-            rng, program, period, ids, first, min(CHUNK_MEMBERS, members - first)
+            rng, program, period, ids, first, min(CHUNK_MEMBERS, members - first), activity
         )
         manual_candidates.append(pick_manual_candidates(rng, program, period, batch))
         is_final = is_last and chunk == chunks - 1
@@ -413,7 +428,12 @@ def clear_generated(out_dir: Path) -> None:
 
 
 def _check_arguments(
-    members: int, start: dt.date, end: dt.date, file_format: str, invalid_share: float
+    members: int,
+    start: dt.date,
+    end: dt.date,
+    file_format: str,
+    invalid_share: float,
+    activity: float = 1.0,
 ) -> None:
     if members < 1:
         raise ValueError(f"members_per_program must be at least 1, got {members}")
@@ -423,6 +443,8 @@ def _check_arguments(
         raise ValueError(f"file_format must be mixed, csv or parquet, got {file_format!r}")
     if not 0 <= invalid_share <= 0.5:
         raise ValueError(f"invalid_share must be between 0 and 0.5, got {invalid_share}")
+    if not 0 < activity <= 100:
+        raise ValueError(f"activity must be above 0 and at most 100, got {activity}")
 
 
 # --- programs -----------------------------------------------------------------------------
@@ -783,16 +805,19 @@ def generate_chunk(
     ids: ProgramIds,
     first_member: int,
     size: int,
+    activity: float = 1.0,
 ) -> Chunk:
     currencies = (program.currency, *program.foreign_currencies)
-    members = generate_members(rng, period, first_member, size)
+    members = generate_members(rng, period, first_member, size, activity)
     orders = generate_orders(rng, program, period, ids, members, currencies)
     refunds = generate_refunds_and_cancellations(rng, period, ids, orders)
     ledger = generate_ledger(rng, program, period, members, orders, refunds)
     return Chunk(members, orders, refunds, ledger, currencies)
 
 
-def generate_members(rng: np.random.Generator, period: Period, first: int, n: int) -> Members:
+def generate_members(
+    rng: np.random.Generator, period: Period, first: int, n: int, activity: float = 1.0
+) -> Members:
     number = np.arange(first + 1, first + n + 1, dtype=np.int64)
     # u ** 0.8 leans toward later dates: a growing program signs up more members each month.
     first_seen = period.start + (rng.random(n) ** 0.8 * period.span * 0.97).astype(np.int64)
@@ -825,7 +850,7 @@ def generate_members(rng: np.random.Generator, period: Period, first: int, n: in
         enrolled_bare=enrolled_bare,
         activity_end=np.minimum(stops, period.end),
         yearly_spend=rng.lognormal(math.log(0.25), 1.0, n),
-        orders_per_year=rng.lognormal(math.log(4.2), 0.6, n),
+        orders_per_year=rng.lognormal(math.log(4.2), 0.6, n) * activity,
         birthday=birthday.astype(np.int64),
     )
 
@@ -1803,6 +1828,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--end", type=dt.date.fromisoformat, default=None)
     parser.add_argument("--format", choices=("mixed", "csv", "parquet"), default="mixed")
     parser.add_argument("--invalid-share", type=float, default=0.005)
+    parser.add_argument("--activity", type=float, default=1.0, help="order rate multiplier")
     args = parser.parse_args(argv)
     summary = generate_raw_dir(
         args.out_dir,
@@ -1813,6 +1839,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         end=args.end,
         file_format=args.format,
         invalid_share=args.invalid_share,
+        activity=args.activity,
     )
     print(summary.as_text())
 

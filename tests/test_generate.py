@@ -208,6 +208,7 @@ def test_summary_text_names_every_table(mixed: tuple[Path, GenerationSummary]) -
         {"file_format": "json"},
         {"invalid_share": 0.9},
         {"members_per_program": 0},
+        {"activity": 0},
     ],
 )
 def test_bad_arguments_are_refused(tmp_path: Path, options: dict[str, object]) -> None:
@@ -244,6 +245,32 @@ def test_rows_scale_with_members(tmp_path: Path) -> None:
         assert 3 < large.rows[table] / small.rows[table] < 5, table
     assert large.rows["customers"] == 3 * 800
     assert large.rows["fx_rates"] == small.rows["fx_rates"]  # depends on dates only
+
+
+def order_spend_per_member(raw_dir: Path) -> float:
+    """Orders' total (in their own currencies) per enrolled customer, guests left out."""
+    orders = reader_sql(entry(raw_dir, "orders"))
+    customers = reader_sql(entry(raw_dir, "customers"))
+    with duckdb.connect() as con:
+        return con.execute(
+            f"""
+            select sum(try_cast(o.total_amount as double)) / count(distinct o.customer_id)
+            from {orders} o join {customers} c using (program_id, customer_id)
+            """
+        ).fetchone()[0]
+
+
+def test_activity_multiplies_orders_not_spend(tmp_path: Path) -> None:
+    """The benchmark's volume knob: 4× the orders (and refunds, purchase ledger rows) per
+    member, while what members spend, and so the tiers they reach, stays about the same."""
+    base = generate(tmp_path / "base", members_per_program=400, invalid_share=0)
+    busy = generate(tmp_path / "busy", members_per_program=400, invalid_share=0, activity=4)
+    assert busy.rows["customers"] == base.rows["customers"]
+    for table in ("orders", "refunds"):
+        assert 3.3 < busy.rows[table] / base.rows[table] < 4.7, table
+    assert 2 < busy.rows["points_ledger"] / base.rows["points_ledger"] < 4.7
+    spend = order_spend_per_member(tmp_path / "busy")
+    assert 0.8 < spend / order_spend_per_member(tmp_path / "base") < 1.25
 
 
 # --- invalid rows ---------------------------------------------------------------------

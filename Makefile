@@ -28,13 +28,13 @@ help: ## list the targets
 run: setup ## build the warehouse: `vip-tiers run` (sample data in .data/; ARGS="..." to add options)
 	$(BIN)/vip-tiers run $(ARGS)
 
-test: setup ## lint, format check, the test suite and a 14-day daily-runs sequence
+test: setup spark-deps ## lint, the test suite, a 14-day daily-runs sequence, DuckDB vs Spark
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
 	DAILY_DAYS=14 DAILY_LAST_DAY=2024-01-07 $(BIN)/pytest -q -m daily_sequence
+	$(MAKE) --no-print-directory check-engines
 
-# Not yet in `make test`: the Spark build takes far longer than CI allows (docs/spark.md).
 check-engines: setup spark-deps ## build the same data on DuckDB and on Spark, compare the marts
 	$(BIN)/vip-tiers check-engines --members $(ENGINE_CHECK_MEMBERS) --as-of 2024-06-30
 

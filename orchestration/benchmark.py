@@ -66,6 +66,7 @@ DOCS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_START = "<!-- benchmark-results:start -->"
 RESULTS_END = "<!-- benchmark-results:end -->"
 SAMPLE_EVERY_S = 0.2
+SLOWEST_NODES = 12
 DEFAULT_ACTIVITY = 4.0
 YEARS = 3
 PANDAS_SUBSET = 2_000
@@ -137,6 +138,11 @@ class RunMeasure:
     load_before: float
     load_after: float
     log: str
+    # From the build's dbt run_results.json: dbt's own elapsed time, the summed thread time
+    # per kind of node (model, test, unit_test), and the slowest nodes (where time goes).
+    dbt_elapsed_s: float | None = None
+    dbt_node_s: dict[str, float] = field(default_factory=dict)
+    slowest_nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _psutil() -> ModuleType:
@@ -205,6 +211,26 @@ def measure_process(command: list[str], log_path: Path, label: str, as_of: str) 
     )
 
 
+def add_dbt_timings(measure: RunMeasure, warehouse: Path, slowest: int = SLOWEST_NODES) -> None:
+    """Where the build's dbt time went, from the run_results.json of its dbt target folder."""
+    from orchestration.assets.dbt import dbt_target_path
+
+    path = dbt_target_path(warehouse) / "run_results.json"
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    nodes = results.get("results", [])
+    measure.dbt_elapsed_s = results.get("elapsed_time")
+    for node in nodes:
+        kind = node["unique_id"].split(".", 1)[0]
+        measure.dbt_node_s[kind] = measure.dbt_node_s.get(kind, 0.0) + node["execution_time"]
+    measure.slowest_nodes = [
+        {"node": node["unique_id"].split(".", 2)[-1], "s": round(node["execution_time"], 2)}
+        for node in sorted(nodes, key=lambda n: -n["execution_time"])[:slowest]
+    ]
+
+
 def vip_tiers_command() -> list[str]:
     """The `vip-tiers` beside this interpreter, else `python -m orchestration.cli`."""
     script = Path(sys.executable).parent / "vip-tiers"
@@ -228,6 +254,7 @@ def pipeline_run(
         as_of.isoformat(),
     ]
     measure = measure_process(command, log_path, label, as_of.isoformat())
+    add_dbt_timings(measure, warehouse)
     if measure.exit_code != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
         raise BenchmarkError(
@@ -976,6 +1003,7 @@ def render(results: dict[str, Any], console: Any) -> None:
         met = "" if target is None or target["met"] is None else ("yes" if target["met"] else "no")
         table.add_row(label, _fmt(results[key], digits), target["target"] if target else "", met)
     console.print(table)
+    console.print(dbt_time_table(results["runs"]))
     machine = results["machine"]
     console.print(
         f"Machine: {machine['cores_logical']} cores, {machine['memory_gb']} GB, load "
@@ -984,6 +1012,27 @@ def render(results: dict[str, Any], console: Any) -> None:
         f"Benchmark took {results['benchmark_s']:.0f} s.",
         soft_wrap=True,
     )
+
+
+def dbt_time_table(runs: list[dict[str, Any]]) -> Any:
+    """Per run: wall time, dbt's share of it, and the slowest dbt nodes."""
+    from rich.table import Table
+
+    table = Table(title="Where the time went (dbt run_results; node times are thread time)")
+    for column in ("run", "wall s", "dbt s", "models / tests s", "slowest nodes (s)"):
+        left = column in ("run", "slowest nodes (s)")
+        table.add_column(column, justify="left" if left else "right")
+    for run in runs:
+        kinds = run.get("dbt_node_s") or {}
+        slowest = ", ".join(f"{n['node']} {n['s']:.1f}" for n in run.get("slowest_nodes", [])[:5])
+        table.add_row(
+            run["label"],
+            _fmt(run["wall_s"]),
+            _fmt(run.get("dbt_elapsed_s")),
+            f"{_fmt(kinds.get('model'))} / {_fmt(kinds.get('test'))}",
+            slowest,
+        )
+    return table
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:

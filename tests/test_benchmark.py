@@ -62,6 +62,23 @@ def test_figures_are_sane(results: dict) -> None:
     assert results["versions"]["duckdb"]
 
 
+def test_each_run_says_where_dbt_spent_its_time(results: dict) -> None:
+    for run in results["runs"]:
+        assert 0 < run["dbt_elapsed_s"] < run["wall_s"], run["label"]
+        assert run["dbt_node_s"]["model"] > 0 and run["dbt_node_s"]["test"] > 0, run["label"]
+        slowest = [node["s"] for node in run["slowest_nodes"]]
+        assert len(slowest) == bench.SLOWEST_NODES and slowest == sorted(slowest, reverse=True)
+    full = results["runs"][0]
+    assert any(node["node"].startswith("int_tier_states") for node in full["slowest_nodes"])
+
+
+def test_the_volume_per_member_is_the_issues(results: dict) -> None:
+    """Activity 4 (the default): ~20 orders, ~2 refunds per member over 3 years."""
+    assert results["activity"] == bench.DEFAULT_ACTIVITY == 4
+    assert 14 < results["rows"]["orders"] / MEMBERS < 28
+    assert 1.2 < results["rows"]["refunds"] / MEMBERS < 2.8
+
+
 def test_row_counts_and_the_extra_day(results: dict) -> None:
     rows = results["rows"]
     assert set(rows) == set(bench.CUT_RULES)

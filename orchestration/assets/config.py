@@ -10,16 +10,13 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from orchestration.assets import BuildConfig, VipErrorKind, input_failure
+from orchestration.assets import BuildConfig, input_failure
+from orchestration.assets.failures import input_failures
 from orchestration.build_parameters import write_build_parameters
 from orchestration.config_tables import sync_program_config
-from orchestration.programs import ProgramsDirectoryError
 from orchestration.resources import (
     InputsResource,
-    WarehouseLockedError,
     WarehouseResource,
-    is_lock_error,
-    locked_message,
     resolve_settings,
 )
 
@@ -60,18 +57,8 @@ def program_config(
             "--programs-dir (or VIP_PROGRAMS_DIR) pointing at a folder of program YAML files."
         )
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with input_failures(settings.warehouse):
         result = sync_program_config(settings.warehouse, settings.programs_dir, settings.as_of)
-    except ProgramsDirectoryError as exc:
-        raise input_failure(str(exc)) from exc
-    except WarehouseLockedError as exc:
-        raise input_failure(str(exc), VipErrorKind.WAREHOUSE_LOCKED) from exc
-    except Exception as exc:
-        if is_lock_error(exc):
-            raise input_failure(
-                locked_message(settings.warehouse, exc), VipErrorKind.WAREHOUSE_LOCKED
-            ) from exc
-        raise
 
     with warehouse.connect() as con:
         write_build_parameters(con, config.parameters(settings.as_of))

@@ -21,7 +21,6 @@ zones: clocks change at 01:00 UTC in Europe and at 02:00 local in New York and S
 Runs carry the tag `vip/program`.
 """
 
-import contextlib
 import datetime as dt
 import logging
 import re
@@ -35,26 +34,24 @@ import dagster as dg
 
 from orchestration.assets import BuildConfig, VipErrorKind, input_failure
 from orchestration.assets.dbt import dbt_build_args, dbt_target_path
+from orchestration.assets.failures import input_failures
 from orchestration.assets.raw import ensure_sample_raw_dir
 from orchestration.build_parameters import write_build_parameters
 from orchestration.config_tables import sync_program_config
 from orchestration.exports import outbox
 from orchestration.exports.resource import ExportsResource
 from orchestration.exports.runner import (
-    ExportConfigError,
     ExportReport,
     run_exports,
     secret_env_name,
 )
-from orchestration.loader import LoaderError, load_raw_dir
+from orchestration.loader import load_raw_dir
 from orchestration.programs import ProgramConfig, ProgramsDirectoryError, load_programs
 from orchestration.resources import (
     InputsResource,
     VipDbtCliResource,
     WarehouseLockedError,
     WarehouseResource,
-    is_lock_error,
-    locked_message,
     resolve_settings,
 )
 from orchestration.settings import Settings
@@ -142,30 +139,6 @@ def partitions_for(program: DailyProgram) -> dg.DailyPartitionsDefinition:
 # --- the build of one program's days ------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _input_failures(settings: Settings) -> Iterator[None]:
-    """The error mapping of the program_config and raw_tables assets (exit code 2 in the CLI
-    for input problems and a locked warehouse)."""
-    try:
-        yield
-    except (ProgramsDirectoryError, LoaderError) as exc:
-        text = str(exc).lower()
-        locked = isinstance(exc, LoaderError) and ("lock" in text or "in use" in text)
-        raise input_failure(
-            str(exc), VipErrorKind.WAREHOUSE_LOCKED if locked else VipErrorKind.INPUT
-        ) from exc
-    except WarehouseLockedError as exc:
-        raise input_failure(str(exc), VipErrorKind.WAREHOUSE_LOCKED) from exc
-    except dg.Failure:
-        raise
-    except Exception as exc:
-        if is_lock_error(exc):
-            raise input_failure(
-                locked_message(settings.warehouse, exc), VipErrorKind.WAREHOUSE_LOCKED
-            ) from exc
-        raise
-
-
 def _table_exists(con: Any, schema: str, table: str) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -202,7 +175,7 @@ def _sync_config(settings: Settings, program_id: str, log: dg.DagsterLogManager)
             "VIP_PROGRAMS_DIR (or the `inputs` resource) to a folder of program YAML files."
         )
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with _input_failures(settings):
+    with input_failures(settings.warehouse):
         result = sync_program_config(settings.warehouse, settings.programs_dir, settings.as_of)
     for error in result.errors:
         log.warning(f"Invalid program config: {error}")
@@ -231,7 +204,7 @@ def _load_raw(settings: Settings, log: dg.DagsterLogManager) -> dict[str, Any]:
                 f"The raw directory {raw_dir} does not exist: set VIP_RAW_DIR (or the "
                 "`inputs` resource) to a folder holding customers and orders (CSV or Parquet)."
             )
-    with _input_failures(settings):
+    with input_failures(settings.warehouse):
         summary = load_raw_dir(raw_dir, settings.warehouse)
     log.info(summary.as_text())
     return {"raw_dir": str(raw_dir)}
@@ -259,7 +232,7 @@ def _run_dbt(
     """The dbt_models step without its asset events: one `dbt build`, its results read
     from run_results.json."""
     params = config.parameters(settings.as_of)
-    with _input_failures(settings), warehouse.connect() as con:
+    with input_failures(settings.warehouse), warehouse.connect() as con:
         write_build_parameters(con, params)
     args = dbt_build_args(config.full_refresh)
     target = dbt_target_path(settings.warehouse)
@@ -555,7 +528,7 @@ def build_daily_exports_asset(
         exports: ExportsResource,
         warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult]:
-        try:
+        with input_failures(warehouse.resolved_path()):
             report = run_exports(
                 warehouse.resolved_path(),
                 program_id=program_id,
@@ -564,10 +537,6 @@ def build_daily_exports_asset(
                 secrets=exports.secret,
                 log=context.log,
             )
-        except (ExportConfigError, outbox.WarehouseNotBuiltError) as exc:
-            raise input_failure(str(exc)) from None
-        except outbox.WarehouseBusyError as exc:
-            raise input_failure(str(exc), VipErrorKind.WAREHOUSE_LOCKED) from None
         lines = [f"- {d.summary()}" for d in report.destinations] or ["- nothing configured"]
         yield dg.MaterializeResult(
             metadata={

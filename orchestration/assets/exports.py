@@ -24,12 +24,11 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets import VipErrorKind, input_failure
+from orchestration.assets.failures import input_failures
 from orchestration.exports import outbox
 from orchestration.exports.resource import ExportsResource
 from orchestration.exports.runner import (
     DESTINATION_TYPES,
-    ExportConfigError,
     ExportReport,
     run_exports,
 )
@@ -153,7 +152,7 @@ def build_export_asset(destination_type: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult]:
         path = warehouse.resolved_path()
-        try:
+        with input_failures(path):
             report = run_exports(
                 path,
                 program_id=config.program,
@@ -165,10 +164,6 @@ def build_export_asset(destination_type: str) -> dg.AssetsDefinition:
                 secrets=exports.secret,
                 log=context.log,
             )
-        except (ExportConfigError, outbox.WarehouseNotBuiltError) as exc:
-            raise input_failure(str(exc)) from None
-        except outbox.WarehouseBusyError as exc:
-            raise input_failure(str(exc), VipErrorKind.WAREHOUSE_LOCKED) from None
         yield dg.MaterializeResult(
             metadata=_metadata(report),
             check_results=[

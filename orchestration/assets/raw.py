@@ -12,15 +12,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.assets import BuildConfig, VipErrorKind, input_failure
+from orchestration.assets import BuildConfig, input_failure
+from orchestration.assets.failures import input_failures
 from orchestration.generate import generate_raw_dir
-from orchestration.loader import LoaderError, load_raw_dir
+from orchestration.loader import load_raw_dir
 from orchestration.resources import (
     InputsResource,
-    WarehouseLockedError,
     WarehouseResource,
-    is_lock_error,
-    locked_message,
     resolve_settings,
 )
 from orchestration.settings import Settings
@@ -119,20 +117,8 @@ def raw_tables(
                 "pointing at a folder holding customers and orders (CSV or Parquet)."
             )
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with input_failures(settings.warehouse):
         summary = load_raw_dir(raw_dir, settings.warehouse)
-    except LoaderError as exc:
-        locked = any(word in str(exc).lower() for word in ("lock", "in use"))
-        kind = VipErrorKind.WAREHOUSE_LOCKED if locked else VipErrorKind.INPUT
-        raise input_failure(str(exc), kind) from exc
-    except WarehouseLockedError as exc:
-        raise input_failure(str(exc), VipErrorKind.WAREHOUSE_LOCKED) from exc
-    except Exception as exc:
-        if is_lock_error(exc):
-            raise input_failure(
-                locked_message(settings.warehouse, exc), VipErrorKind.WAREHOUSE_LOCKED
-            ) from exc
-        raise
     context.log.info(summary.as_text())
 
     counts = warehouse.row_counts("raw", RAW_TABLES)

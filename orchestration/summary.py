@@ -113,10 +113,10 @@ RECOMPUTE_SQL = """
         from intermediate.int_rebuild_scope
         group by all
     ),
+    -- every accepted customer, as in the scope (not only the eligible ones)
     members as (
         select program_id, count(*) as members
         from intermediate.int_customers__eligibility
-        where is_eligible_member
         group by all
     ),
     params as (select max(daily_from) as daily_from, max(daily_to) as daily_to

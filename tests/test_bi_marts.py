@@ -392,3 +392,24 @@ def test_scenario_comparison_against_member_by_member_counts(
         comparison.loc[entry_counts.index, "tier_entries_to_date"].to_numpy()
         == entry_counts.to_numpy()
     ).all()
+
+
+def test_the_build_summary_counts_every_member_of_a_first_build(bi_warehouse: Path) -> None:
+    """A program's first build recomputes all of it: the summary's "members recomputed" of
+    "all members" are then equal (both count every accepted customer)."""
+    import duckdb
+
+    from orchestration.summary import read_recompute
+
+    with duckdb.connect(str(bi_warehouse), read_only=True) as con:
+        recompute = read_recompute(con)
+        accepted = dict(
+            con.execute(
+                "select program_id, count(*) from intermediate.int_customers__eligibility "
+                "group by all"
+            ).fetchall()
+        )
+    assert {program.program_id for program in recompute} == set(accepted)
+    for program in recompute:
+        assert program.recomputed == (("program", accepted[program.program_id]),)
+        assert program.members == accepted[program.program_id]

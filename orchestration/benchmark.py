@@ -748,7 +748,7 @@ class BenchmarkConfig:
     members: int
     seed: int = 42
     # Order rate multiplier of the generator: 4 gives the volume per member
-    # (~20 orders, ~2 refunds, ~30 ledger rows over 3 years).
+    # (~20 orders, ~2 refunds, ~26 ledger rows over 3 years).
     activity: float = DEFAULT_ACTIVITY
     work_dir: Path | None = None
     keep: bool = False

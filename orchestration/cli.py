@@ -528,7 +528,7 @@ def benchmark(
             "--activity",
             min=0.01,
             help="Generator order rate multiplier; 4 gives the issue's volume per member "
-            "(~20 orders, ~2 refunds, ~30 ledger rows over 3 years).",
+            "(~20 orders, ~2 refunds, ~26 ledger rows over 3 years).",
         ),
     ] = 4.0,
     work_dir: Annotated[

@@ -16,8 +16,8 @@
 {% macro scoped_ref(name, keys=['customer_key']) -%}
     {%- set scope = ref('int_rebuild_scope') -%}
     {%- set relation = ref(name) -%}
-    {#- (`this` is none in a dbt unit test, which always runs as a full build) -#}
-    {%- if this is not none and is_incremental() -%}
+    {#- (false in a dbt unit test, which always runs as a full build) -#}
+    {%- if member_scope_active() -%}
     (
         select scoped.* from {{ relation }} as scoped
         where exists (

@@ -15,16 +15,14 @@ Checked in Python, independently of the dbt tests that run in the same build:
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.settings import DBT_PROJECT_DIR, SAMPLE_PROGRAMS_DIR, Settings
+from orchestration.settings import SAMPLE_PROGRAMS_DIR
+from tests.helpers.dbt_cli import run_dbt
 
 AS_OF = dt.date(2024, 6, 30)
 MEMBERS_PER_PROGRAM = 80
@@ -42,7 +40,6 @@ def build_bi_warehouse(base: Path) -> Path:
     from orchestration.generate import generate_raw_dir
     from orchestration.loader import load_raw_dir
     from orchestration.programs import sync_program_config
-    from orchestration.project import dbt_executable, put_venv_on_path
 
     warehouse = base / "warehouse.duckdb"
     if (base / READY).exists():
@@ -54,33 +51,7 @@ def build_bi_warehouse(base: Path) -> Path:
     )
     load_raw_dir(raw, warehouse)
     sync_program_config(warehouse, SAMPLE_PROGRAMS_DIR, AS_OF)
-    put_venv_on_path()
-    env = {**os.environ, **Settings(warehouse=warehouse).dbt_env()}
-    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    done = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(base / "dbt_target"),
-            "--log-path",
-            str(base / "dbt_logs"),
-            "--vars",
-            json.dumps({"as_of": AS_OF.isoformat()}),
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=1200,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    run_dbt(warehouse, base, ["build"], {"as_of": AS_OF.isoformat()})
     (base / READY).write_text("ok")
     return warehouse
 

@@ -1,4 +1,9 @@
-{{ config(materialized='incremental', incremental_strategy='member_scope', unique_key='customer_key') }}
+{{ config(
+    materialized=member_batched_materialization(),
+    incremental_strategy='member_scope',
+    unique_key='customer_key',
+    batch_driver='int_tier_members',
+) }}
 -- The tier state machine (tier-rules §1-§6, §9). One row per member, scenario and day on
 -- which something could change their state; the recursion jumps from one such day to the
 -- next (next review, next promotion the totals reach, next refund that can undo the
@@ -11,15 +16,17 @@ with recursive
 
 members as (
     select * from {{ scoped_ref('int_tier_members') }}
+    where {{ member_batch('customer_key') }}
 ),
 
 promotion_days as (
     select * from {{ scoped_ref('int_tier_promotion_days') }}
+    where {{ member_batch('customer_key') }}
 ),
 
 contributions as (
     select * from {{ scoped_ref('int_spec_contributions') }}
-    where is_counted
+    where is_counted and {{ member_batch('customer_key') }}
 ),
 
 bands as (
@@ -28,7 +35,7 @@ bands as (
 
 manual as (
     select * from {{ ref('int_manual_assignments__evaluated') }}
-    where status = 'applied'
+    where status = 'applied' and {{ member_batch('customer_key') }}
 ),
 
 initial_states as (

@@ -39,15 +39,7 @@
         from contributions
         where contributions.spec_key = members.spec_key
             and contributions.customer_key = states.customer_key
-            and contributions.is_reduction
-            and contributions.known_date > states.step_day
-            and states.is_provisional
-            and members.refunds_policy = 'reevaluate'
-            and contributions.attribution_date <= states.promoted_on
-            and contributions.attribution_date >= greatest(
-                members.counting_start_date,
-                coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
-                    members.counting_start_date))
+            and {{ _tier_states_undoing_reduction('contributions') }}
     ) as next_refund on true
     left join lateral (
         select min(manual.assigned_date) as day
@@ -102,15 +94,7 @@
     cross join lateral (
         select array_min(transform(
             filter(member_contributions.items, reduction ->
-                reduction.is_reduction
-                and reduction.known_date > states.step_day
-                and states.is_provisional
-                and members.refunds_policy = 'reevaluate'
-                and reduction.attribution_date <= states.promoted_on
-                and reduction.attribution_date >= greatest(
-                    members.counting_start_date,
-                    coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
-                        members.counting_start_date))),
+                {{ _tier_states_undoing_reduction('reduction') }}),
             reduction -> reduction.known_date)) as day
     ) as next_refund
     left join (
@@ -128,6 +112,21 @@
         and next_manual.customer_key = states.customer_key
         and states.step_day >= coalesce(next_manual.previous_day, date '0001-01-01')
         and states.step_day < next_manual.day
+{%- endmacro %}
+
+{#- Whether contribution `item` (a row alias or a lambda variable) is a reduction that
+    becomes known after the state's day and was attributed inside the window of the state's
+    provisional promotion, so that it can undo that promotion (refunds: reevaluate). -#}
+{% macro _tier_states_undoing_reduction(item) -%}
+    {{ item }}.is_reduction
+            and {{ item }}.known_date > states.step_day
+            and states.is_provisional
+            and members.refunds_policy = 'reevaluate'
+            and {{ item }}.attribution_date <= states.promoted_on
+            and {{ item }}.attribution_date >= greatest(
+                members.counting_start_date,
+                coalesce({{ window_start('members.window_kind', 'states.promoted_on') }},
+                    members.counting_start_date))
 {%- endmacro %}
 
 {% macro tier_states_day_totals() -%}

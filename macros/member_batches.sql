@@ -14,7 +14,6 @@
     strategy). Only DuckDB needs it: Spark spills joins to disk, so there the model stays a
     plain incremental model and member_batch() is `true`. -#}
 
-
 {#- The materialization a member-batched model uses on this adapter. -#}
 {% macro member_batched_materialization() -%}
     {{ return(adapter.dispatch('member_batched_materialization', 'vip_tiers')()) }}
@@ -33,10 +32,15 @@
     condition for each batch. `true` outside a member_batched build (e.g. dbt unit tests). -#}
 {% macro member_batch(column) -%}
     {%- if this is not none and model.config.materialized == 'member_batched' -%}
-        ({{ column }} % 1 = 0 /* vip:member_batch */)
+        ({{ column }}{{ _member_batch_condition(0, 1) }})
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- The marked part of member_batch()'s condition: the key's remainder is `batch`. -#}
+{% macro _member_batch_condition(batch, batches) -%}
+    {{ return(' % ' ~ batches ~ ' = ' ~ batch ~ ' /* vip:member_batch */') }}
 {%- endmacro %}
 
 {#- Whether this build of a member-scoped model computes only the members in scope: the
@@ -52,8 +56,8 @@
 {%- endmacro %}
 
 {#- How many batches this build runs: the rows of the batch driver in scope, divided by
-    var('member_batch_rows') (default 500,000: about 1.4 GB of DuckDB memory for
-    int_tier_states), rounded up; at least 1. -#}
+    var('member_batch_rows') (default 500,000; for int_tier_states, batches of ~400k rows
+    ran inside a 1.6 GB limit), rounded up; at least 1. -#}
 {% macro member_batch_count(full_refresh_mode) -%}
     {%- set driver = config.require('batch_driver') -%}
     {%- set batch_rows = var('member_batch_rows', 500000) | int -%}
@@ -69,13 +73,13 @@
 
 {#- The model's SQL for batch `batch` of `batches`. -#}
 {% macro member_batch_sql(sql, batch, batches) -%}
-    {%- set mark = ' % 1 = 0 /* vip:member_batch */' -%}
-    {%- if batches > 1 and mark not in sql -%}
+    {%- set one_batch = _member_batch_condition(0, 1) -%}
+    {%- if batches > 1 and one_batch not in sql -%}
         {% do exceptions.raise_compiler_error(
             "Model " ~ this ~ " is member_batched but its SQL has no {{ member_batch(...) }} "
             ~ "filter: each batch would compute every member.") %}
     {%- endif -%}
-    {{ return(sql.replace(mark, ' % ' ~ batches ~ ' = ' ~ batch ~ ' /* vip:member_batch */')) }}
+    {{ return(sql.replace(one_batch, _member_batch_condition(batch, batches))) }}
 {%- endmacro %}
 
 {% materialization member_batched, adapter='duckdb' %}

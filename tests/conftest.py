@@ -124,3 +124,12 @@ def run_cli(args: Sequence[str], timeout: float = 300) -> subprocess.CompletedPr
 @pytest.fixture(scope="session")
 def vip_tiers() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def bi_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The BI marts' warehouse (tests/test_bi_marts.py build_bi_warehouse), built once per
+    session and shared by the BI, dashboard and member-batch tests."""
+    from tests.test_bi_marts import build_bi_warehouse
+
+    return build_bi_warehouse(tmp_path_factory.getbasetemp() / "bi_warehouse")

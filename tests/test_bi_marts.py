@@ -56,11 +56,6 @@ def build_bi_warehouse(base: Path) -> Path:
     return warehouse
 
 
-@pytest.fixture(scope="session")
-def bi_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_bi_warehouse(tmp_path_factory.getbasetemp() / "bi_warehouse")
-
-
 @pytest.fixture(scope="module")
 def marts(bi_warehouse: Path) -> dict[str, pd.DataFrame]:
     tables = [
@@ -368,8 +363,6 @@ def test_scenario_comparison_against_member_by_member_counts(
 def test_the_build_summary_counts_every_member_of_a_first_build(bi_warehouse: Path) -> None:
     """A program's first build recomputes all of it: the summary's "members recomputed" of
     "all members" are then equal (both count every accepted customer)."""
-    import duckdb
-
     from orchestration.summary import read_recompute
 
     with duckdb.connect(str(bi_warehouse), read_only=True) as con:

@@ -27,14 +27,8 @@ from orchestration.dashboard.build import (
     load_dashboard_data,
     render_html,
 )
-from tests.test_bi_marts import build_bi_warehouse
 
 SKIP_ENV = "VIP_SKIP_BROWSER_TESTS"
-
-
-@pytest.fixture(scope="session")
-def bi_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_bi_warehouse(tmp_path_factory.getbasetemp() / "bi_warehouse")
 
 
 @pytest.fixture(scope="session")

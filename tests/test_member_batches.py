@@ -16,14 +16,9 @@ import pytest
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 from tests.helpers.dbt_cli import run_dbt
 from tests.helpers.warehouse_diff import OUTPUT_MODELS, diff_models
-from tests.test_bi_marts import AS_OF, build_bi_warehouse
+from tests.test_bi_marts import AS_OF
 
 BATCH_ROWS = 100
-
-
-@pytest.fixture(scope="session")
-def bi_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_bi_warehouse(tmp_path_factory.getbasetemp() / "bi_warehouse")
 
 
 def _copy(warehouse: Path, to: Path) -> Path:

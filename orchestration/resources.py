@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.metadata
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
+from packaging import version
 
 from orchestration.project import dbt_executable, get_dbt_project, put_venv_on_path
 from orchestration.settings import Settings, from_env
@@ -147,6 +151,14 @@ class VipDbtCliResource(DbtCliResource):
     dagster-dbt starts dbt with a copy of `os.environ`; the profile reads the warehouse path
     from `VIP_WAREHOUSE`, so it is set for the start of the subprocess only.
     """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        """dagster-dbt asks `dbt --version` in a subprocess on every run (~4 s of imports);
+        the dbt beside this interpreter is the installed dbt-core package."""
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return DbtCliResource._cli_version.func(self)  # type: ignore[attr-defined]
 
     def cli_with_env(
         self, args: Sequence[str], env: Mapping[str, str], **kwargs: Any

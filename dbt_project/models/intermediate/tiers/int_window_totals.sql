@@ -19,8 +19,10 @@ all_contributions as (
     select * from {{ scoped_ref('int_spec_contributions') }}
 ),
 
+-- read from the table again rather than from all_contributions: a CTE used twice is
+-- materialised by DuckDB (a copy of every contribution), and this filter keeps few rows
 late_contributions as (
-    select * from all_contributions
+    select * from {{ scoped_ref('int_spec_contributions') }}
     where is_counted and not is_known_when_attributed
 ),
 

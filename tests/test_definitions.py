@@ -163,3 +163,40 @@ def test_run_config_accepts_build_options() -> None:
     dg.validate_run_config(job, {"ops": {"dbt_models": {"config": options}}})
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.validate_run_config(job, {"ops": {"dbt_models": {"config": {"full_refresh": "x"}}}})
+
+
+def test_dbt_resource_knows_the_installed_dbt_version_without_a_subprocess(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """dagster-dbt asks `dbt --version` in a subprocess at every run; the dbt beside this
+    interpreter is the installed dbt-core, whose version is read without one."""
+    import importlib.metadata
+
+    from dagster_dbt.core import resource as dagster_dbt_resource
+    from packaging import version
+
+    from orchestration.project import get_dbt_project
+    from orchestration.resources import VipDbtCliResource, dbt_resource
+
+    def no_subprocess(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError(f"unexpected subprocess {args}")
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_subprocess)
+    resource = dbt_resource()
+    assert Path(resource.dbt_executable).parent == Path(sys.executable).parent
+    assert resource._cli_version == version.parse(importlib.metadata.version("dbt-core"))
+
+    asked: list[list[str]] = []
+
+    def fake_dbt_version(command: list[str], *args: object, **kwargs: object) -> bytes:
+        asked.append(command)
+        return b"Core:\n  - installed: 1.10.7\n"
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", fake_dbt_version)
+    elsewhere = tmp_path / "bin" / "dbt"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("#!/bin/sh\n")
+    elsewhere.chmod(0o755)
+    other = VipDbtCliResource(project_dir=get_dbt_project(), dbt_executable=str(elsewhere))
+    assert other._cli_version == version.parse("1.10.7")
+    assert asked == [[str(elsewhere), "--version"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,9 +12,13 @@ import dagster as dg
 import duckdb
 import pytest
 from conftest import AS_OF, clean_env
+from dagster_dbt.core import resource as dagster_dbt_resource
+from packaging import version
 
 from orchestration.assets.dbt import dbt_models
 from orchestration.definitions import BUILD_ALL, defs, make_definitions
+from orchestration.project import get_dbt_project
+from orchestration.resources import VipDbtCliResource, dbt_resource
 from orchestration.settings import REPO_ROOT, SAMPLE_PROGRAMS_DIR, Settings
 
 RAW_DATA_TABLES = (
@@ -170,13 +175,6 @@ def test_dbt_resource_knows_the_installed_dbt_version_without_a_subprocess(
 ) -> None:
     """dagster-dbt asks `dbt --version` in a subprocess at every run; the dbt beside this
     interpreter is the installed dbt-core, whose version is read without one."""
-    import importlib.metadata
-
-    from dagster_dbt.core import resource as dagster_dbt_resource
-    from packaging import version
-
-    from orchestration.project import get_dbt_project
-    from orchestration.resources import VipDbtCliResource, dbt_resource
 
     def no_subprocess(*args: object, **kwargs: object) -> bytes:
         raise AssertionError(f"unexpected subprocess {args}")

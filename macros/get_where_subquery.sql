@@ -1,0 +1,61 @@
+{#- The relation a generic data test reads (dbt's hook for the test config `where`).
+
+    A `dbt build` that continues a warehouse rewrites, in each member-scoped model, only the
+    rows of the members in `int_rebuild_scope` (macros/member_scope.sql); every other row
+    was written, and tested, by an earlier build. So a generic test on such a model reads
+    only the rebuilt members' rows: a daily run's tests cost what its models cost, not what
+    the whole table costs (docs/operations.md "Incremental runs").
+
+    The test reads the whole table when:
+    - the command is not `dbt build` (`dbt test` checks everything);
+    - the build is a full refresh, or every member in scope is there because their whole
+      program is rebuilt (a first build, a config change);
+    - the model is not member-scoped, or also replaces rows outside its members
+      (config `also_replace`, e.g. fct_customer_tier_daily's requested days).
+    The model's member keys are its `unique_key`, as for the strategy itself. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scoped = rebuilt_members_condition('tested') if execute else none -%}
+    {%- if where or scoped -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} as tested where {{ where or 'true' }}{% if scoped %} and {{ scoped }}{% endif %}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#- SQL keeping the rows of `alias` that belong to members this build rewrote, or none when
+    the test at hand must read every row (see above). -#}
+{% macro rebuilt_members_condition(alias) -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
+    {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- if tested is none or tested.config.get('incremental_strategy') != 'member_scope'
+        or tested.config.get('also_replace') or tested.config.get('full_refresh') is sameas true -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set scope = rebuild_scope_relation() -%}
+    {%- if scope is none -%}{{ return(none) }}{%- endif -%}
+    {%- set whole = run_query(
+        "select count(*) from " ~ scope ~ " where reason <> 'program'") -%}
+    {%- if whole.columns[0].values()[0] | int == 0 -%}{{ return(none) }}{%- endif -%}
+    {%- set keys = tested.config.get('unique_key') -%}
+    {%- if keys is string -%}{%- set keys = [keys] -%}{%- endif -%}
+    {%- set condition -%}
+        exists (
+            select 1 from {{ scope }} as scope
+            where {% for key in keys %}scope.{{ key }} = {{ alias }}.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+        )
+    {%- endset -%}
+    {{ return(condition) }}
+{%- endmacro %}
+
+{#- The table `int_rebuild_scope` as this build wrote it, found through the graph rather
+    than `ref` so that a test does not depend on it (a test of a staging model must not
+    wait for the scope, which is built from staging). None when it does not exist. -#}
+{% macro rebuild_scope_relation() -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'int_rebuild_scope' -%}
+        {{ return(adapter.get_relation(node.database, node.schema, node.alias or node.name)) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}

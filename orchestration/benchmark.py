@@ -97,6 +97,16 @@ def recomputed_members(warehouse: Path) -> dict[str, int]:
     return {**counts, "members": int(members)}
 
 
+def restaged_keys(warehouse: Path) -> dict[str, int]:
+    """Keys per raw table the last build of `warehouse` restaged (stg_raw__changed_keys)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select source_table, count(*) from staging.stg_raw__changed_keys "
+            "where source_table not in ('_incremental', '_invocation') group by 1 order by 1"
+        ).fetchall()
+    return {str(table): int(count) for table, count in rows}
+
+
 def describe_recomputed(counts: dict[str, int]) -> str:
     recomputed = sum(count for reason, count in counts.items() if reason != "members")
     reasons = ", ".join(
@@ -829,7 +839,9 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
         say(f"Daily run as of {daily_as_of} (same warehouse, one more day of data)")
         daily = pipeline_run(normal.raw_next, warehouse, daily_as_of, logs / "daily.log", "daily")
         daily_recomputed = recomputed_members(warehouse)
+        daily_restaged = restaged_keys(warehouse)
         say(f"  {daily.wall_s:.1f} s, recomputed {describe_recomputed(daily_recomputed)}")
+        say(f"  restaged keys: {', '.join(f'{t} {n:,}' for t, n in daily_restaged.items())}")
         if not config.keep:
             shutil.rmtree(work / "normal", ignore_errors=True)
 
@@ -911,6 +923,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
             "daily_ratio_to_full_build": _ratio(daily.wall_s, full.wall_s),
             "daily_recomputes": describe_recomputed(daily_recomputed),
             "daily_members_recomputed": daily_recomputed,
+            "daily_keys_restaged": daily_restaged,
             "full_build_history_doubled_s": doubled_full.wall_s if doubled_full else None,
             "daily_history_doubled_s": doubled_daily.wall_s if doubled_daily else None,
             "daily_ratio_history_doubled": _ratio(

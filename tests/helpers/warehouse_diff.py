@@ -48,17 +48,32 @@ class ModelDiff:
 
 
 def diff_models(
-    left: Path, right: Path, models: tuple[str, ...] = OUTPUT_MODELS, schema: str = "main"
+    left: Path,
+    right: Path,
+    models: tuple[str, ...] = OUTPUT_MODELS,
+    schema: str = "main",
+    exclude: tuple[str, ...] = (),
 ) -> list[ModelDiff]:
-    """Per model: the rows (as multisets) found in one warehouse and not the other."""
+    """Per model: the rows (as multisets) found in one warehouse and not the other, leaving
+    out the columns `exclude` (those of them the model has)."""
     con = duckdb.connect()
     try:
         con.execute(f"attach '{left}' as l (read_only)")
         con.execute(f"attach '{right}' as r (read_only)")
         diffs = []
         for model in models:
-            left_rel = f"l.{schema}.{model}"
-            right_rel = f"r.{schema}.{model}"
+            columns = {
+                name
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() where database_name = 'l' "
+                    "and schema_name = ? and table_name = ?",
+                    [schema, model],
+                ).fetchall()
+            }
+            dropped = [name for name in exclude if name in columns]
+            star = f"* exclude ({', '.join(dropped)})" if dropped else "*"
+            left_rel = f"(select {star} from l.{schema}.{model})"
+            right_rel = f"(select {star} from r.{schema}.{model})"
             only_left = con.execute(
                 f"select * from {left_rel} except all select * from {right_rel}"
             ).fetchall()

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='key_scope',
+    raw_table='customers',
+    on_schema_change='append_new_columns'
+) }}
 -- Loyalty customers, typed, with local enrolment dates (tier-rules §1, §2) and the
 -- single-table checks (docs/raw-data.md). `rejection_reason` is null for accepted rows.
 -- An enrolment or unenrolment dated after the program's as_of has not happened yet (null):
@@ -10,7 +16,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'customers') }}
+    select * from {{ key_scoped_source('customers') }}
 ),
 
 programs as (
@@ -35,7 +41,8 @@ renamed as (
 
         -- lineage
         _source_file as source_file,
-        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
+        {{ raw_row_hash('customers', 'source') }} as raw_row_hash
     from source
 ),
 
@@ -44,6 +51,7 @@ localized as (
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
+        programs.timezone as program_timezone,
         {{ to_local_date('renamed.raw_enrolled_at', 'programs.timezone') }} as raw_enrolled_date,
         {{ to_local_date('renamed.raw_unenrolled_at', 'programs.timezone') }} as raw_unenrolled_date
     from renamed
@@ -99,7 +107,11 @@ final as (
             when 'exact_duplicate' then {{ exact_duplicate_detail() }}
         end as rejection_detail,
         source_file,
-        source_row
+        source_row,
+        -- what stg_raw__changed_keys compares with the next build's raw rows
+        raw_row_hash,
+        as_of_date as staged_as_of,
+        program_timezone as staged_timezone
     from judged
 )
 

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='key_scope',
+    raw_table='orders',
+    on_schema_change='append_new_columns'
+) }}
 -- Orders, typed, with local dates (tier-rules §1) and the single-table checks
 -- (docs/raw-data.md). `rejection_reason` is null for accepted rows; rejected rows stay here
 -- so that `rejected_rows` can report them. Orders dated after the program's as_of do not
@@ -10,7 +16,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'orders') }}
+    select * from {{ key_scoped_source('orders') }}
 ),
 
 programs as (
@@ -34,7 +40,8 @@ renamed as (
 
         -- lineage
         _source_file as source_file,
-        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
+        {{ raw_row_hash('orders', 'source') }} as raw_row_hash
     from source
 ),
 
@@ -43,6 +50,7 @@ localized as (
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
+        programs.timezone as program_timezone,
         {{ to_local_date('renamed.ordered_at', 'programs.timezone') }} as order_date,
         {{ to_local_date('renamed.raw_cancelled_at', 'programs.timezone') }} as raw_cancelled_date
     from renamed
@@ -110,7 +118,11 @@ final as (
                 || cast(ordered_at as {{ dbt.type_string() }})
         end as rejection_detail,
         source_file,
-        source_row
+        source_row,
+        -- what stg_raw__changed_keys compares with the next build's raw rows
+        raw_row_hash,
+        as_of_date as staged_as_of,
+        program_timezone as staged_timezone
     from judged
 )
 

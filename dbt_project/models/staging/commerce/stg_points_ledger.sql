@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='key_scope',
+    raw_table='points_ledger',
+    on_schema_change='append_new_columns'
+) }}
 -- Points ledger entries, typed, with local entry dates (tier-rules §1) and the
 -- single-table checks (docs/raw-data.md). Activities are matched trimmed and lower-cased
 -- against the list of interfaces §1. Entries dated after the program's as_of do not exist.
@@ -12,7 +18,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'points_ledger') }}
+    select * from {{ key_scoped_source('points_ledger') }}
 ),
 
 programs as (
@@ -36,7 +42,8 @@ renamed as (
 
         -- lineage
         _source_file as source_file,
-        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
+        {{ raw_row_hash('points_ledger', 'source') }} as raw_row_hash
     from source
 ),
 
@@ -45,6 +52,7 @@ localized as (
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
+        programs.timezone as program_timezone,
         {{ to_local_date('renamed.occurred_at', 'programs.timezone') }} as entry_date
     from renamed
     left join programs
@@ -106,7 +114,11 @@ final as (
                 || '{{ known_activities | join(", ") }}'
         end as rejection_detail,
         source_file,
-        source_row
+        source_row,
+        -- what stg_raw__changed_keys compares with the next build's raw rows
+        raw_row_hash,
+        as_of_date as staged_as_of,
+        program_timezone as staged_timezone
     from judged
 )
 

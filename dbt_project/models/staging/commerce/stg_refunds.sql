@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='key_scope',
+    raw_table='refunds',
+    on_schema_change='append_new_columns'
+) }}
 -- Refunds, typed, with local refund dates (tier-rules §1) and the single-table checks
 -- (docs/raw-data.md). Checks against the refunded order (tier-rules §9 "Refund checks") are
 -- in int_refunds__validated. Refunds dated after the program's as_of do not exist.
@@ -9,7 +15,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'refunds') }}
+    select * from {{ key_scoped_source('refunds') }}
 ),
 
 programs as (
@@ -31,7 +37,8 @@ renamed as (
 
         -- lineage
         _source_file as source_file,
-        cast(_source_row as {{ dbt.type_bigint() }}) as source_row
+        cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
+        {{ raw_row_hash('refunds', 'source') }} as raw_row_hash
     from source
 ),
 
@@ -40,6 +47,7 @@ localized as (
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
+        programs.timezone as program_timezone,
         {{ to_local_date('renamed.refunded_at', 'programs.timezone') }} as refund_date
     from renamed
     left join programs
@@ -99,7 +107,11 @@ final as (
                 || {{ decimal_text("amount", 2) }} || ' is negative'
         end as rejection_detail,
         source_file,
-        source_row
+        source_row,
+        -- what stg_raw__changed_keys compares with the next build's raw rows
+        raw_row_hash,
+        as_of_date as staged_as_of,
+        program_timezone as staged_timezone
     from judged
 )
 

@@ -1,0 +1,151 @@
+-- The keys whose staging rows this build recomputes, per raw table (macros/key_scope.sql,
+-- docs/operations.md "Incremental runs"), compared with what the staging tables hold from
+-- the last build:
+-- * `changed`: a raw row that no staged row came from (new, corrected, moved in its file),
+--   or a staged row whose raw row is gone (the hash covers every column and the lineage);
+-- * `as_of`: a raw row with an instant (order, cancellation, enrolment, …) on or after the
+--   day before the last build's as_of: whether it exists yet, or has been cancelled yet,
+--   may have changed (a local date is at most a day from its UTC date);
+-- * `program`: every row of a program whose time zone changed, that became known or
+--   unknown, or whose as_of moved back.
+-- The last build's as_of is the latest `staged_as_of` of the program's rows: every row a
+-- build recomputes carries its as_of, and rows it keeps carry an earlier one (a wider
+-- zone, never a narrower one), because a build whose as_of moves back recomputes them all.
+-- A staging table that does not exist yet, or on a full refresh, is rebuilt whole and
+-- needs no list; a row `_incremental` names each table that is not. The row `_invocation`
+-- says which dbt invocation wrote the list: a staging model refuses a list from another
+-- one (built without it, it would miss changes).
+{%- set tables = key_scoped_tables() %}
+{%- set staged = {} %}
+{%- if execute and not flags.FULL_REFRESH %}
+    {%- for table in tables %}
+        {%- set relation = adapter.get_relation(this.database, this.schema, 'stg_' ~ table) %}
+        {%- if relation is not none %}
+            {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
+            {%- do staged.update({table: {'relation': relation, 'current': 'raw_row_hash' in columns}}) %}
+        {%- endif %}
+    {%- endfor %}
+{%- endif %}
+
+with
+
+programs as (
+    select * from {{ ref('stg_programs') }}
+),
+
+{%- for table, spec in tables.items() if table in staged %}
+{%- set relation = staged[table]['relation'] %}
+
+raw_{{ table }} as (
+    select
+        program_id,
+        {{ spec['id'] }} as row_id,
+        {{ raw_row_hash(table, 'raw_rows') }} as row_hash,
+        {{ spec['instants'] | join(', ') }}
+    from {{ source('raw', table) }} as raw_rows
+),
+
+{%- if staged[table]['current'] %}
+
+staged_{{ table }} as (
+    select program_id, {{ spec['id'] }} as row_id, raw_row_hash as row_hash, staged_as_of, staged_timezone
+    from {{ relation }}
+),
+
+staged_programs_{{ table }} as (
+    select
+        program_id,
+        max(staged_as_of) as staged_as_of,
+        min(staged_timezone) as min_timezone,
+        max(staged_timezone) as max_timezone,
+        count(staged_timezone) as rows_with_timezone,
+        count(*) as staged_rows
+    from staged_{{ table }}
+    group by program_id
+),
+
+whole_programs_{{ table }} as (
+    select staged_programs.program_id
+    from staged_programs_{{ table }} as staged_programs
+    left join programs
+        on programs.program_id = staged_programs.program_id
+    where staged_programs.min_timezone is distinct from programs.timezone
+        or staged_programs.max_timezone is distinct from programs.timezone
+        or (programs.timezone is not null and staged_programs.rows_with_timezone < staged_programs.staged_rows)
+        or programs.as_of_date < staged_programs.staged_as_of
+),
+
+changed_{{ table }} as (
+    select raw_rows.program_id, raw_rows.row_id, 'changed' as reason
+    from raw_{{ table }} as raw_rows
+    where not exists (
+        select 1 from staged_{{ table }} as staged_rows
+        where staged_rows.row_hash = raw_rows.row_hash
+            and staged_rows.program_id is not distinct from raw_rows.program_id
+            and staged_rows.row_id is not distinct from raw_rows.row_id
+    )
+
+    union all
+
+    select staged_rows.program_id, staged_rows.row_id, 'changed' as reason
+    from staged_{{ table }} as staged_rows
+    where not exists (
+        select 1 from raw_{{ table }} as raw_rows
+        where raw_rows.row_hash = staged_rows.row_hash
+            and raw_rows.program_id is not distinct from staged_rows.program_id
+            and raw_rows.row_id is not distinct from staged_rows.row_id
+    )
+
+    union all
+
+    select raw_rows.program_id, raw_rows.row_id, 'as_of' as reason
+    from raw_{{ table }} as raw_rows
+    inner join programs
+        on programs.program_id = raw_rows.program_id
+    left join staged_programs_{{ table }} as staged_programs
+        on staged_programs.program_id = raw_rows.program_id
+    where {% for instant in spec['instants'] %}raw_rows.{{ instant }} >= cast(
+            coalesce(staged_programs.staged_as_of, programs.as_of_date) - interval 1 day
+            as timestamp){% if not loop.last %}
+        or {% endif %}{% endfor %}
+
+    union all
+
+    select raw_rows.program_id, raw_rows.row_id, 'program' as reason
+    from raw_{{ table }} as raw_rows
+    inner join whole_programs_{{ table }} as whole_programs
+        on whole_programs.program_id = raw_rows.program_id
+
+    union all
+
+    select staged_rows.program_id, staged_rows.row_id, 'program' as reason
+    from staged_{{ table }} as staged_rows
+    inner join whole_programs_{{ table }} as whole_programs
+        on whole_programs.program_id is not distinct from staged_rows.program_id
+),
+
+{%- else %}
+
+{#- a staging table from before these columns existed: every key, once -#}
+changed_{{ table }} as (
+    select program_id, row_id, 'program' as reason from raw_{{ table }}
+    union all
+    select program_id, {{ spec['id'] }} as row_id, 'program' as reason from {{ relation }}
+),
+
+{%- endif %}
+{%- endfor %}
+
+listed as (
+    {%- for table in tables if table in staged %}
+    select distinct '{{ table }}' as source_table, program_id, row_id from changed_{{ table }}
+    union all
+    select '_incremental' as source_table, cast(null as {{ dbt.type_string() }}) as program_id,
+        '{{ table }}' as row_id
+    union all
+    {%- endfor %}
+    select '_invocation' as source_table, cast(null as {{ dbt.type_string() }}) as program_id,
+        '{{ invocation_id }}' as row_id
+)
+
+select * from listed

@@ -24,7 +24,9 @@ so generating with `end` one day later re-draws every timestamp (same ids and am
 stretched by 1/1096): that is not "the same history plus a day". So the data is generated
 once up to `as_of + 1` and the full build reads a copy cut at midnight UTC after `as_of`
 (rows dated on the extra day left out; a cancellation or unenrolment dated then blanked).
-The daily run then reads the uncut files: the same history, plus one day.
+The daily run reads the same files, with the same rows in the same places (those
+cancellations and unenrolments filled in), plus one new part per file holding the extra
+day's rows: a landing zone that received the next day's export.
 
 The daily run is incremental (docs/operations.md "Incremental runs"): it recomputes only
 the members whose inputs changed or whose calendar event is due; `daily_recomputes` gives
@@ -287,7 +289,7 @@ def years_before(day: dt.date, years: int) -> dt.date:
 
 @dataclass
 class DataSet:
-    """A generated raw directory up to `as_of + 1` and its copy cut after `as_of`."""
+    """A generated raw directory up to `as_of + 1`, split after `as_of` (cut_raw_dir)."""
 
     start: dt.date
     as_of: dt.date
@@ -319,29 +321,41 @@ def _parsed(table: str, column: str) -> str:
     return spec.parse_sql(f"nullif(trim(cast({column} as varchar)), '')")
 
 
-def cut_raw_dir(source: Path, target: Path, cut: dt.datetime) -> tuple[dict, dict, dict]:
-    """Copy `source` to `target` without what happens at or after `cut` (naive UTC).
+def _part_path(table: str, path: Path, source: Path) -> Path:
+    """Where a source file goes in both copies: inside the table's folder of parts (a
+    single `TABLE.csv` becomes `TABLE/TABLE.csv`), so the daily copy can add a part."""
+    relative = path.relative_to(source)
+    return relative if len(relative.parts) > 1 else Path(table) / relative.name
 
-    Rows whose main time column parses to `cut` or later are left out; the blanked columns
-    (cancellation, unenrolment) become empty when dated then. Unparseable values stay: the
-    loader rejects them in both copies. Files keep their names, formats and row order.
-    Returns (rows kept, rows left out, values blanked) per table.
+
+def cut_raw_dir(source: Path, base: Path, daily: Path, cut: dt.datetime) -> tuple[dict, dict, dict]:
+    """Split `source` at `cut` (naive UTC) into what the full build and the daily run read.
+
+    `base` holds every row whose main time column parses before `cut`, with the blanked
+    columns (cancellation, unenrolment) empty when dated at or after it. `daily` holds the
+    same rows in the same files and places, those columns as generated, plus one new part
+    per file (`<name>-next`) with the rows dated at or after `cut`: a landing zone that
+    received the next day's export. Unparseable values stay: the loader rejects them in
+    both. Files keep their formats and row order; tables become folders of parts.
+    Returns (rows in `base`, rows in the new parts, values blanked) per table.
     """
     kept: dict[str, int] = {}
-    dropped: dict[str, int] = {}
+    added: dict[str, int] = {}
     blanked: dict[str, int] = {}
     cut_sql = f"timestamp '{cut.isoformat(sep=' ')}'"
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    for target in (base, daily):
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
     with duckdb.connect() as con:
         con.execute("set timezone = 'UTC'")  # an instant without offset is UTC (the loader's rule)
         for table, (drop_columns, blank_columns) in CUT_RULES.items():
             files = find_source(source, RAW_BY_NAME[table]).files
-            kept[table] = dropped[table] = blanked[table] = 0
+            kept[table] = added[table] = blanked[table] = 0
             for path in files:
-                out = target / path.relative_to(source)
-                out.parent.mkdir(parents=True, exist_ok=True)
+                part = _part_path(table, path, source)
+                for target in (base, daily):
+                    (target / part).parent.mkdir(parents=True, exist_ok=True)
                 late = " or ".join(
                     f"coalesce({_parsed(table, c)} >= {cut_sql}, false)" for c in drop_columns
                 )
@@ -358,20 +372,32 @@ def cut_raw_dir(source: Path, target: Path, cut: dt.datetime) -> tuple[dict, dic
                 ).fetchone()
                 assert counts is not None
                 kept[table] += counts[0]
-                dropped[table] += counts[1]
+                added[table] += counts[1]
                 blanked[table] += sum(counts[2:])
                 replace = ", ".join(
                     f"case when {test} then null else {column} end as {column}"
                     for column, test in blank.items()
                 )
                 select = f"* replace ({replace})" if replace else "*"
-                file_format = "parquet" if path.name.lower().endswith(".parquet") else "csv"
-                options = "format parquet" if file_format == "parquet" else "format csv, header"
-                con.execute(
-                    f"copy (select {select} from {_reader(path)} where not ({late})) "
-                    f"to {_sql_str(out)} ({options})"
-                )
-    return kept, dropped, blanked
+                parquet = path.name.lower().endswith(".parquet")
+                options = "format parquet" if parquet else "format csv, header"
+                reader = _reader(path)
+                copies = [
+                    (f"select {select} from {reader} where not ({late})", base / part),
+                    (f"select * from {reader} where not ({late})", daily / part),
+                ]
+                if counts[1]:
+                    suffix = ".parquet" if parquet else ".csv"
+                    name = (
+                        path.name[: -len(suffix)]
+                        if path.name.lower().endswith(suffix)
+                        else path.stem
+                    )
+                    next_part = (daily / part).with_name(f"{name}-next{suffix}")
+                    copies.append((f"select * from {reader} where {late}", next_part))
+                for query, out in copies:
+                    con.execute(f"copy ({query}) to {_sql_str(out)} ({options})")
+    return kept, added, blanked
 
 
 def make_data_set(
@@ -382,11 +408,13 @@ def make_data_set(
     as_of: dt.date,
     activity: float = 1.0,
 ) -> DataSet:
-    """Generate up to `as_of + 1` into `raw_next`, cut the copy `raw_base` after `as_of`."""
+    """Generate up to `as_of + 1`, then split it at midnight after `as_of` into `raw_base`
+    (the full build's) and `raw_next` (the same files plus the next day's parts)."""
     raw_next, raw_base = directory / "raw_next", directory / "raw_base"
+    generated_dir = directory / "generated"
     started = time.perf_counter()
     generated = generate_raw_dir(
-        raw_next,
+        generated_dir,
         SAMPLE_PROGRAMS_DIR,
         members_per_program=members_per_program,
         seed=seed,
@@ -397,7 +425,8 @@ def make_data_set(
     generate_s = time.perf_counter() - started
     started = time.perf_counter()
     cut = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    rows, added, blanked = cut_raw_dir(raw_next, raw_base, cut)
+    rows, added, blanked = cut_raw_dir(generated_dir, raw_base, raw_next, cut)
+    shutil.rmtree(generated_dir)
     return DataSet(
         start=start,
         as_of=as_of,

@@ -382,10 +382,9 @@ def cut_raw_dir(source: Path, base: Path, daily: Path, cut: dt.datetime) -> tupl
                 parquet = path.name.lower().endswith(".parquet")
                 options = "format parquet" if parquet else "format csv, header"
                 reader = _reader(path)
-                copies = [
-                    (f"select {select} from {reader} where not ({late})", base / part),
-                    (f"select * from {reader} where not ({late})", daily / part),
-                ]
+                copies = [(f"select {select} from {reader} where not ({late})", base / part)]
+                if sum(counts[2:]):
+                    copies.append((f"select * from {reader} where not ({late})", daily / part))
                 if counts[1]:
                     suffix = ".parquet" if parquet else ".csv"
                     name = (
@@ -397,6 +396,8 @@ def cut_raw_dir(source: Path, base: Path, daily: Path, cut: dt.datetime) -> tupl
                     copies.append((f"select * from {reader} where {late}", next_part))
                 for query, out in copies:
                     con.execute(f"copy ({query}) to {_sql_str(out)} ({options})")
+                if not sum(counts[2:]):  # nothing blanked: the very same file
+                    shutil.copyfile(base / part, daily / part)
     return kept, added, blanked
 
 

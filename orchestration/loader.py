@@ -2,14 +2,19 @@
 
 `load_raw_dir` reads every raw table with DuckDB's own CSV/Parquet readers, types each
 column in SQL, puts rows with a missing required value or an unparseable value into
-`raw.load_rejections`, and replaces every raw table in one transaction. Row rules that
+`raw.load_rejections`, and publishes every raw table in one transaction. Row rules that
 compare rows (duplicates, refunds against orders, …) are dbt's job.
+
+Files already loaded are not read again: `raw.loaded_files` remembers each file's content
+hash (and the loader's typing rules), so a load replaces only the rows of files that are
+new, changed or gone, and keeps the rows of the others (a landing zone's old parts).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import re
 import sys
 from collections.abc import Iterator
@@ -30,6 +35,13 @@ from orchestration.raw_tables import (
 )
 
 RAW_SCHEMA = "raw"
+LOADED_FILES_TABLE = "loaded_files"
+_LOADED_FILES_COLUMNS = (
+    ("table_name", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("content_hash", "VARCHAR"),
+    ("rules_hash", "VARCHAR"),
+)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet",)
 _CSV_OPTIONS = (
@@ -58,13 +70,16 @@ class TableSource:
 
 @dataclass
 class LoadSummary:
-    """What a load did: rows kept per table, load rejections per (table, reason)."""
+    """What a load did: rows kept per table, load rejections per (table, reason), and per
+    table the files read and the files kept from the previous load (unchanged)."""
 
     raw_dir: Path
     warehouse: Path
     origins: dict[str, str] = field(default_factory=dict)
     rows_loaded: dict[str, int] = field(default_factory=dict)
     rejections: dict[tuple[str, str], int] = field(default_factory=dict)
+    files_read: dict[str, int] = field(default_factory=dict)
+    files_kept: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -78,15 +93,20 @@ class LoadSummary:
         for table, rows in self.rows_loaded.items():
             rejected = self.rejected_in(table)
             note = f", {rejected} rejected" if rejected else ""
-            lines.append(f"  {table:<24} {rows:>9} rows{note}  ({self.origins.get(table, '')})")
+            origin = self.origins.get(table, "")
+            if self.files_kept.get(table):
+                origin += f"; {self.files_kept[table]} unchanged, {self.files_read[table]} read"
+            lines.append(f"  {table:<24} {rows:>9} rows{note}  ({origin})")
         for (table, reason), count in sorted(self.rejections.items()):
             lines.append(f"  rejected {table}: {reason} × {count}")
         return "\n".join(lines)
 
 
-def load_raw_dir(raw_dir: Path, warehouse: Path) -> LoadSummary:
+def load_raw_dir(raw_dir: Path, warehouse: Path, reload: bool = False) -> LoadSummary:
     """Load every raw table found in `raw_dir` into the `raw` schema of `warehouse`.
 
+    Files loaded before with the same content (and the same typing rules) keep their rows;
+    `reload` reads every file again.
     Raises LoaderError when the directory, `customers` or `orders` is missing, a file
     cannot be read or lacks a required column, or the warehouse is locked.
     """
@@ -95,13 +115,95 @@ def load_raw_dir(raw_dir: Path, warehouse: Path) -> LoadSummary:
     sources = [find_source(raw_dir, table) for table in RAW_TABLES]
     summary = LoadSummary(raw_dir=raw_dir, warehouse=warehouse)
     with connect_warehouse(warehouse) as con:
-        for source in sources:
-            _stage_table(con, source, raw_dir)
-        _publish(con, sources)
+        plans = [_plan(con, source, raw_dir, reload) for source in sources]
+        for plan in plans:
+            _stage_table(con, plan.source, plan.to_read, raw_dir)
+        _publish(con, plans)
         summary.origins = {source.table.name: source.origin for source in sources}
+        summary.files_read = {plan.source.table.name: len(plan.to_read) for plan in plans}
+        summary.files_kept = {plan.source.table.name: plan.kept for plan in plans}
         summary.rows_loaded = _rows_loaded(con)
         summary.rejections = _rejection_counts(con)
     return summary
+
+
+# --- which files to read ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What a load does to one table: the files it reads, the files it keeps from the
+    previous load, the previously loaded files whose rows it deletes (changed or gone), and
+    every current file with its content hash. `replace` rebuilds the table whole."""
+
+    source: TableSource
+    to_read: tuple[Path, ...]
+    kept: int
+    dropped: tuple[str, ...]
+    hashes: dict[str, str]
+    replace: bool
+
+
+def _content_hash(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha1").hexdigest()
+
+
+def rules_hash(table: RawTable) -> str:
+    """A hash of how the loader reads and types `table`: a file typed under other rules is
+    read again."""
+    text = "|".join([_CSV_OPTIONS, _typed_select(table), repr(table.columns)])
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _previous_files(con: duckdb.DuckDBPyConnection, table: RawTable) -> dict[str, tuple[str, str]]:
+    """Files of the previous load of `table` (file → content hash, rules hash), or nothing
+    when the table or the file list is missing or the table's columns are not the loader's."""
+    tables = {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = ?", [RAW_SCHEMA]
+        ).fetchall()
+    }
+    if not {table.name, LOADED_FILES_TABLE} <= tables:
+        return {}
+    columns = [
+        (name, str(sql_type).upper())
+        for name, sql_type in con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where schema_name = ? and table_name = ? order by column_index",
+            [RAW_SCHEMA, table.name],
+        ).fetchall()
+    ]
+    expected = [(c.name, c.sql_type) for c in table.columns] + list(LINEAGE_COLUMNS)
+    if columns != expected:
+        return {}
+    rows = con.execute(
+        f"select source_file, content_hash, rules_hash from {RAW_SCHEMA}.{LOADED_FILES_TABLE} "
+        "where table_name = ?",
+        [table.name],
+    ).fetchall()
+    return {str(file): (str(content), str(rules)) for file, content, rules in rows}
+
+
+def _plan(
+    con: duckdb.DuckDBPyConnection, source: TableSource, raw_dir: Path, reload: bool
+) -> TablePlan:
+    table = source.table
+    hashes = {_relative(path, raw_dir): _content_hash(path) for path in source.files}
+    previous = {} if reload else _previous_files(con, table)
+    rules = rules_hash(table)
+    unchanged = {name for name, digest in hashes.items() if previous.get(name) == (digest, rules)}
+    to_read = tuple(path for path in source.files if _relative(path, raw_dir) not in unchanged)
+    dropped = tuple(sorted(name for name in previous if name not in unchanged))
+    return TablePlan(
+        source=source,
+        to_read=to_read,
+        kept=len(unchanged),
+        dropped=dropped,
+        hashes=hashes,
+        replace=not unchanged,
+    )
 
 
 # --- finding the inputs ---------------------------------------------------------------
@@ -298,14 +400,16 @@ def _read_file(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable, raw_
         raise LoaderError(f"cannot read {path} (table {table.name}): {_short_error(exc)}") from exc
 
 
-def _stage_table(con: duckdb.DuckDBPyConnection, source: TableSource, raw_dir: Path) -> None:
-    """Read and type every file of the table into the temp table `_typed_<table>`."""
+def _stage_table(
+    con: duckdb.DuckDBPyConnection, source: TableSource, files: tuple[Path, ...], raw_dir: Path
+) -> None:
+    """Read and type `files` of the table into the temp table `_typed_<table>`."""
     table = source.table
     columns = [(column.name, column.sql_type) for column in table.columns]
     extra = [*LINEAGE_COLUMNS, ("_program_id", "VARCHAR"), ("_row_key", "VARCHAR")]
     body = ", ".join(f"{name} {sql_type}" for name, sql_type in [*columns, *extra])
     con.execute(f"create or replace temp table {_typed_table(table)} ({body}, _reason VARCHAR)")
-    for path in source.files:
+    for path in files:
         _read_file(con, path, table, raw_dir)
     con.execute("drop table if exists _file")
 
@@ -318,27 +422,52 @@ def _create_sql(name: str, columns: list[tuple[str, str]]) -> str:
     return f"create or replace table {RAW_SCHEMA}.{name} ({body})"
 
 
-def _publish(con: duckdb.DuckDBPyConnection, sources: list[TableSource]) -> None:
-    """Replace every raw table and `load_rejections` in one transaction: dbt sees either
-    the previous load or this one, never a mix."""
+def _publish(con: duckdb.DuckDBPyConnection, plans: list[TablePlan]) -> None:
+    """Write every raw table, `load_rejections` and `loaded_files` in one transaction: dbt
+    sees either the previous load or this one, never a mix."""
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {RAW_SCHEMA}")
-        con.execute(_create_sql(LOAD_REJECTIONS_TABLE, list(LOAD_REJECTIONS_COLUMNS)))
-        for source in sources:
-            _publish_table(con, source.table)
+        _ensure_table(con, LOAD_REJECTIONS_TABLE, list(LOAD_REJECTIONS_COLUMNS))
+        _ensure_table(con, LOADED_FILES_TABLE, list(_LOADED_FILES_COLUMNS))
+        for plan in plans:
+            _publish_table(con, plan)
         ensure_build_parameters(con)
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")
         raise LoaderError(f"writing the raw tables failed: {_short_error(exc)}") from exc
-    for source in sources:
-        con.execute(f"drop table if exists {_typed_table(source.table)}")
+    for plan in plans:
+        con.execute(f"drop table if exists {_typed_table(plan.source.table)}")
 
 
-def _publish_table(con: duckdb.DuckDBPyConnection, table: RawTable) -> None:
-    columns = [(column.name, column.sql_type) for column in table.columns]
-    con.execute(_create_sql(table.name, columns + list(LINEAGE_COLUMNS)))
+def _ensure_table(
+    con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]]
+) -> None:
+    """Create `raw.<name>`, or recreate it when its columns are not `columns`."""
+    found = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where schema_name = ? and table_name = ? order by column_index",
+        [RAW_SCHEMA, name],
+    ).fetchall()
+    if [(column, str(sql_type).upper()) for column, sql_type in found] != columns:
+        con.execute(_create_sql(name, columns))
+
+
+def _publish_table(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> None:
+    table = plan.source.table
+    name = _sql_str(table.name)
+    if plan.replace:
+        columns = [(column.name, column.sql_type) for column in table.columns]
+        con.execute(_create_sql(table.name, columns + list(LINEAGE_COLUMNS)))
+        con.execute(f"delete from {RAW_SCHEMA}.{LOAD_REJECTIONS_TABLE} where source_table = {name}")
+    elif plan.dropped:
+        dropped = ", ".join(_sql_str(file) for file in plan.dropped)
+        con.execute(f"delete from {RAW_SCHEMA}.{table.name} where _source_file in ({dropped})")
+        con.execute(
+            f"delete from {RAW_SCHEMA}.{LOAD_REJECTIONS_TABLE} "
+            f"where source_table = {name} and _source_file in ({dropped})"
+        )
     names = ", ".join([*table.column_names, "_source_file", "_source_row"])
     typed = _typed_table(table)
     con.execute(
@@ -346,9 +475,16 @@ def _publish_table(con: duckdb.DuckDBPyConnection, table: RawTable) -> None:
     )
     con.execute(
         f"insert into {RAW_SCHEMA}.{LOAD_REJECTIONS_TABLE} "
-        f"select {_sql_str(table.name)}, _program_id, _row_key, _reason, _source_file, "
+        f"select {name}, _program_id, _row_key, _reason, _source_file, "
         f"_source_row from {typed} where _reason is not null"
     )
+    con.execute(f"delete from {RAW_SCHEMA}.{LOADED_FILES_TABLE} where table_name = {name}")
+    rules = rules_hash(table)
+    if plan.hashes:
+        con.executemany(
+            f"insert into {RAW_SCHEMA}.{LOADED_FILES_TABLE} values (?, ?, ?, ?)",
+            [[table.name, file, digest, rules] for file, digest in plan.hashes.items()],
+        )
 
 
 def _rows_loaded(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers.raw_builder import make_row, write_csv, write_raw_dir, write_table
 
+from orchestration import loader
 from orchestration.loader import LoaderError, load_raw_dir, main
 from orchestration.raw_tables import RAW_TABLES
 
@@ -376,6 +377,82 @@ def test_reload_replaces_every_table(work_dir: Path) -> None:
     assert summary.rows_loaded["refunds"] == 0
     assert query(warehouse, "select count(*) from raw.load_rejections") == [(0,)]
     assert query(warehouse, "select count(*) from raw.orders") == [(5,)]
+
+
+# --- files loaded before --------------------------------------------------------------
+
+
+def raw_state(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every raw table and the load rejections, as sorted rows."""
+    names = [table.name for table in RAW_TABLES] + ["load_rejections"]
+    return {name: sorted(query(warehouse, f"select * from raw.{name}"), key=repr) for name in names}
+
+
+def assert_same_as_fresh_load(raw_dir: Path, warehouse: Path, work_dir: Path) -> None:
+    fresh = work_dir / f"fresh-{len(list(work_dir.glob('fresh-*')))}.duckdb"
+    load_raw_dir(raw_dir, fresh)
+    assert raw_state(warehouse) == raw_state(fresh)
+
+
+def test_unchanged_files_are_not_read_again(work_dir: Path) -> None:
+    """A landing zone: parts arrive, one is corrected, one withdrawn; each load reads only
+    what is new or changed and ends with what a fresh load of the same files gives."""
+    raw_dir = work_dir / "raw"
+    write_table(raw_dir, "customers", [make_row("customers")])
+    day = {n: [make_row("orders", order_id=f"o{n}{i}") for i in range(3)] for n in range(1, 5)}
+    day[2][1]["total_amount"] = "not a number"  # a load rejection in an unchanged file
+    for n in (1, 2):
+        write_csv(raw_dir / "orders" / f"day-{n}.csv", day[n])
+    warehouse = work_dir / "wh.duckdb"
+    first = load_raw_dir(raw_dir, warehouse)
+    assert (first.files_read["orders"], first.files_kept["orders"]) == (2, 0)
+
+    write_csv(raw_dir / "orders" / "day-3.csv", day[3])
+    second = load_raw_dir(raw_dir, warehouse)
+    assert (second.files_read["orders"], second.files_kept["orders"]) == (1, 2)
+    assert (second.files_read["customers"], second.files_kept["customers"]) == (0, 1)
+    assert "2 unchanged, 1 read" in second.as_text()
+    assert_same_as_fresh_load(raw_dir, warehouse, work_dir)
+    assert query(warehouse, "select count(*) from raw.load_rejections") == [(1,)]
+
+    day[1][0]["total_amount"] = "99.5"  # corrected
+    write_csv(raw_dir / "orders" / "day-1.csv", day[1])
+    (raw_dir / "orders" / "day-2.csv").unlink()  # withdrawn, with its rejected row
+    write_csv(raw_dir / "orders" / "day-4.csv", day[4])
+    third = load_raw_dir(raw_dir, warehouse)
+    assert (third.files_read["orders"], third.files_kept["orders"]) == (2, 1)
+    assert_same_as_fresh_load(raw_dir, warehouse, work_dir)
+    assert query(warehouse, "select count(*) from raw.load_rejections") == [(0,)]
+    assert query(warehouse, "select total_amount from raw.orders where order_id = 'o10'") == [
+        (Decimal("99.50"),)
+    ]
+
+
+def test_reload_and_changed_typing_rules_read_every_file(
+    work_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw_dir = write_raw_dir(work_dir / "raw", minimal_tables(), form="csv_folder", parts=2)
+    warehouse = work_dir / "wh.duckdb"
+    load_raw_dir(raw_dir, warehouse)
+    assert load_raw_dir(raw_dir, warehouse).files_read["orders"] == 0
+    assert load_raw_dir(raw_dir, warehouse, reload=True).files_read["orders"] == 2
+    monkeypatch.setattr(loader, "rules_hash", lambda table: "other rules")
+    assert load_raw_dir(raw_dir, warehouse).files_read["orders"] == 2
+    assert_same_as_fresh_load(raw_dir, warehouse, work_dir)
+
+
+def test_raw_tables_filled_by_another_tool_are_replaced(work_dir: Path) -> None:
+    """Without the loader's file list (or with other columns) nothing is kept."""
+    raw_dir = write_raw_dir(work_dir / "raw", minimal_tables())
+    warehouse = work_dir / "wh.duckdb"
+    load_raw_dir(raw_dir, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("alter table raw.orders add column note varchar")
+    assert load_raw_dir(raw_dir, warehouse).files_read["orders"] == 1
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table raw.loaded_files")
+    assert load_raw_dir(raw_dir, warehouse).files_read["customers"] == 1
+    assert_same_as_fresh_load(raw_dir, warehouse, work_dir)
 
 
 @pytest.mark.parametrize("table", ["customers", "orders"])

@@ -76,25 +76,17 @@ whole_programs_{{ table }} as (
 ),
 
 changed_{{ table }} as (
-    select raw_rows.program_id, raw_rows.row_id, 'changed' as reason
+    -- a raw row no staged row came from, or a staged row whose raw row is gone
+    select
+        coalesce(raw_rows.program_id, staged_rows.program_id) as program_id,
+        coalesce(raw_rows.row_id, staged_rows.row_id) as row_id,
+        'changed' as reason
     from raw_{{ table }} as raw_rows
-    where not exists (
-        select 1 from staged_{{ table }} as staged_rows
-        where staged_rows.row_hash = raw_rows.row_hash
-            and staged_rows.program_id is not distinct from raw_rows.program_id
-            and staged_rows.row_id is not distinct from raw_rows.row_id
-    )
-
-    union all
-
-    select staged_rows.program_id, staged_rows.row_id, 'changed' as reason
-    from staged_{{ table }} as staged_rows
-    where not exists (
-        select 1 from raw_{{ table }} as raw_rows
-        where raw_rows.row_hash = staged_rows.row_hash
-            and raw_rows.program_id is not distinct from staged_rows.program_id
-            and raw_rows.row_id is not distinct from staged_rows.row_id
-    )
+    full outer join staged_{{ table }} as staged_rows
+        on staged_rows.row_hash = raw_rows.row_hash
+        and staged_rows.program_id is not distinct from raw_rows.program_id
+        and staged_rows.row_id is not distinct from raw_rows.row_id
+    where raw_rows.row_hash is null or staged_rows.row_hash is null
 
     union all
 

@@ -61,8 +61,14 @@ class Settings:
         return self.dbt_target in FULL_REFRESH_ENGINES
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt subprocess: the warehouse paths are always absolute."""
+        """Environment for a dbt subprocess: the warehouse paths are always absolute.
+
+        dbt.log is written at `info` (node starts, results, errors) unless
+        `DBT_LOG_LEVEL_FILE` says otherwise: at dbt's default, `debug`, every query is
+        logged from every thread through one locked file handler, about 1 s of a 20k-member
+        build (docs/benchmarks.md)."""
         return {
+            "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
             "VIP_WAREHOUSE": str(self.warehouse.resolve()),
             "VIP_DBT_TARGET": self.dbt_target,
             "VIP_SPARK_DIR": str(self.spark_dir),

@@ -2,7 +2,9 @@
 
     A `dbt build` that continues a warehouse rewrites, in each member-scoped model, only the
     rows of the members in `int_rebuild_scope` (macros/member_scope.sql), and in each
-    key-scoped staging model only the keys in `stg_raw__changed_keys` (macros/key_scope.sql);
+    key-scoped staging model only the keys in `stg_raw__changed_keys` (macros/key_scope.sql),
+    in each key-scoped validation model only the keys in `int_validation_scope`
+    (macros/validation_scope.sql);
     every other row was written, and tested, by an earlier build. So a generic test on such
     a model reads only the rows this build rewrote: a daily run's tests cost what its models
     cost, not what the whole table costs (docs/operations.md "Incremental runs").
@@ -41,6 +43,8 @@
         {{ return(_rebuilt_members_condition(tested, alias)) }}
     {%- elif strategy == 'key_scope' -%}
         {{ return(_rebuilt_keys_condition(tested, alias)) }}
+    {%- elif strategy == 'validation_scope' -%}
+        {{ return(_revalidated_keys_condition(tested, alias)) }}
     {%- endif -%}
     {{ return(none) }}
 {%- endmacro %}
@@ -78,6 +82,24 @@
             where changed.source_table = '{{ table }}'
                 and changed.program_id is not distinct from {{ alias }}.program_id
                 and changed.row_id is not distinct from {{ alias }}.{{ key_scoped_tables()[table]['id'] }}
+        )
+    {%- endset -%}
+    {{ return(condition) }}
+{%- endmacro %}
+
+{#- A key-scoped validation model (macros/validation_scope.sql): the keys of its scope that
+    int_validation_scope lists, unless it lists `_all`. -#}
+{% macro _revalidated_keys_condition(tested, alias) -%}
+    {%- set scope = built_model_relation('int_validation_scope') -%}
+    {%- if scope is none -%}{{ return(none) }}{%- endif -%}
+    {%- set whole = run_query("select count(*) from " ~ scope ~ " where scope = '_all'") -%}
+    {%- if whole.columns[0].values()[0] | int > 0 -%}{{ return(none) }}{%- endif -%}
+    {%- set condition -%}
+        exists (
+            select 1 from {{ scope }} as listed
+            where listed.scope = '{{ tested.config.get('validation_scope') }}'
+                and listed.program_id = {{ alias }}.program_id
+                and listed.key_id = {{ alias }}.{{ tested.config.get('scope_key') }}
         )
     {%- endset -%}
     {{ return(condition) }}

@@ -33,6 +33,12 @@ LAST_DAY = dt.date.fromisoformat(os.environ.get("DAILY_LAST_DAY", "2024-02-29"))
 DAYS = int(os.environ.get("DAILY_DAYS", "90"))
 FIRST_DAY = LAST_DAY - dt.timedelta(days=DAYS - 1)
 MEMBERS_PER_PROGRAM = 150
+VALIDATED_MODELS = (
+    "int_refunds__validated",
+    "int_orders__accepted",
+    "int_refunds__accepted",
+    "int_points_ledger__accepted",
+)
 
 pytestmark = pytest.mark.daily_sequence
 
@@ -110,6 +116,11 @@ def test_daily_runs_equal_a_full_rebuild(tmp_path: Path) -> None:
     assert not unequal, "\n".join(unequal)
     rows = {d.model: d.left_rows for d in diffs}
     assert rows["fct_customer_tier_daily"] > 0 and rows["fct_tier_changes"] > 0
+    # the key-scoped validation tables (macros/validation_scope.sql) too
+    diffs = diff_models(daily, full, models=VALIDATED_MODELS, schema="intermediate")
+    unequal = [d.describe() for d in diffs if not d.equal]
+    assert not unequal, "\n".join(unequal)
+    assert all(d.left_rows > 0 for d in diffs), [(d.model, d.left_rows) for d in diffs]
 
     with duckdb.connect(str(daily), read_only=True) as con:
         days_filled = con.execute(

@@ -1,11 +1,20 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='validation_scope',
+    validation_scope='order',
+    scope_key='order_id'
+) }}
+-- depends_on: {{ ref('int_validation_scope') }}
 -- Orders that passed the checks of stg_orders, with whether their customer is known to the
 -- program and what their accepted refunds and cancellation took off them (tier-rules §3, §9):
 -- a cancellation refunds what was left when it happened (maybe nothing), in order currency.
 with
 
+-- on an incremental run, the orders int_validation_scope lists
 orders as (
-    select * from {{ ref('stg_orders') }}
+    select * from {{ ref('stg_orders') }} as orders
     where rejection_reason is null
+        and {{ in_validation_scope('order', 'orders', 'order_id') }}
 ),
 
 customers as (
@@ -14,8 +23,9 @@ customers as (
 ),
 
 refunds as (
-    select * from {{ ref('int_refunds__validated') }}
+    select * from {{ ref('int_refunds__validated') }} as refunds
     where rejection_reason is null
+        and {{ in_validation_scope('order', 'refunds', 'order_id') }}
 ),
 
 refund_totals as (

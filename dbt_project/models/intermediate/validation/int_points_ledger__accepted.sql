@@ -1,12 +1,30 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='validation_scope',
+    validation_scope='ledger_entry',
+    scope_key='entry_id'
+) }}
+-- depends_on: {{ ref('int_validation_scope') }}
 -- Points ledger entries that passed the checks of stg_points_ledger, with the date each is
 -- attributed to (tier-rules §3, §9 "Points"): a `purchase_reversal` counts on the local
 -- date of the earliest `purchase` entry with the same order_id in the program, else on its
 -- own date; every other entry on its own date.
 with
 
+-- on an incremental run, the entries int_validation_scope lists
 entries as (
+    select * from {{ ref('stg_points_ledger') }} as entries
+    where rejection_reason is null
+        and {{ in_validation_scope('ledger_entry', 'entries', 'entry_id') }}
+),
+
+-- every purchase entry, also outside the scope: the scope holds every entry of an order_id
+-- whose purchases changed, not every purchase of the order_ids it holds
+purchases as (
     select * from {{ ref('stg_points_ledger') }}
     where rejection_reason is null
+        and activity = 'purchase'
+        and order_id is not null
 ),
 
 customers as (
@@ -20,9 +38,14 @@ first_purchases as (
         program_id,
         order_id,
         min(entry_date) as purchase_date
-    from entries
-    where activity = 'purchase'
-        and order_id is not null
+    from purchases
+    {%- if validation_scope_active() %}
+    where exists (
+        select 1 from entries
+        where entries.program_id = purchases.program_id
+            and entries.order_id = purchases.order_id
+    )
+    {%- endif %}
     group by program_id, order_id
 ),
 

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='validation_scope',
+    validation_scope='order',
+    scope_key='order_id'
+) }}
+-- depends_on: {{ ref('int_validation_scope') }}
 -- Every refund that passed the single-table checks of stg_refunds, judged against its order
 -- (tier-rules §9 "Refund checks"), comparing raw UTC instants:
 --   * the order is unknown or was itself rejected                → unknown_order
@@ -11,13 +18,16 @@
 -- number of refunds of one order, not the number of rows.
 with recursive
 
+-- on an incremental run, the refunds and copies of the orders int_validation_scope lists
 refunds as (
-    select * from {{ ref('stg_refunds') }}
+    select * from {{ ref('stg_refunds') }} as refunds
     where rejection_reason is null
+        and {{ in_validation_scope('order', 'refunds', 'order_id') }}
 ),
 
 orders as (
-    select * from {{ ref('stg_orders') }}
+    select * from {{ ref('stg_orders') }} as orders
+    where {{ in_validation_scope('order', 'orders', 'order_id') }}
 ),
 
 accepted_orders as (

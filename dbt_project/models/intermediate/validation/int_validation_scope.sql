@@ -1,0 +1,140 @@
+-- The keys whose validated rows this build recomputes (macros/validation_scope.sql,
+-- docs/operations.md "Incremental runs"), from the staging keys it restaged
+-- (stg_raw__changed_keys) and what each validated row depends on:
+-- * `order` (program_id, order_id): an order is validated with its copies, its customer and
+--   every refund of it (the refund walk, refunded and cancellation amounts). So: every
+--   restaged order; the order of every restaged refund, as staged now and as validated
+--   last time (a refund moved to another order changes both); every order of a restaged
+--   customer.
+-- * `ledger_entry` (program_id, entry_id): an entry is validated with its customer and, for
+--   a purchase reversal, the earliest purchase entry of its order_id. So: every restaged
+--   entry; every entry of a restaged customer; every entry of an order_id that a restaged
+--   entry has now or had last time.
+-- Old values come from the validated tables as the last build left them (read here, before
+-- this build's validation models rewrite them; they ref this model, so they run after it).
+-- A row `_all` asks for everything when there is no such list: a full refresh, a first
+-- build, or a staging table rebuilt whole. A row `_invocation` names the dbt invocation
+-- that wrote the list: a validation model refuses a list from another one.
+-- depends_on: {{ ref('stg_customers') }}
+-- depends_on: {{ ref('stg_orders') }}
+-- depends_on: {{ ref('stg_refunds') }}
+-- depends_on: {{ ref('stg_points_ledger') }}
+{%- set tables = ['customers', 'orders', 'refunds', 'points_ledger'] %}
+{%- set validated = {} %}
+{%- set complete = namespace(value=false) %}
+{%- if execute and not flags.FULL_REFRESH %}
+    {%- for name in ['int_refunds__validated', 'int_points_ledger__accepted'] %}
+        {%- set relation = adapter.get_relation(this.database, this.schema, name) %}
+        {%- if relation is not none %}{%- do validated.update({name: relation}) %}{%- endif %}
+    {%- endfor %}
+    {%- set markers = run_query(
+        "select count(distinct row_id) from " ~ ref('stg_raw__changed_keys')
+        ~ " where source_table = '_incremental' and row_id in ('" ~ tables | join("', '") ~ "')") %}
+    {%- set complete.value = markers.columns[0].values()[0] | int == tables | length
+        and validated | length == 2 %}
+{%- endif %}
+
+with
+
+changed as (
+    select source_table, program_id, row_id
+    from {{ ref('stg_raw__changed_keys') }}
+    where source_table in ('{{ tables | join("', '") }}')
+),
+
+{%- if complete.value %}
+
+changed_customers as (
+    select distinct program_id, row_id as customer_id from changed where source_table = 'customers'
+),
+
+changed_entries as (
+    select program_id, row_id as entry_id from changed where source_table = 'points_ledger'
+),
+
+scoped_orders as (
+    select program_id, row_id as order_id from changed where source_table = 'orders'
+
+    union all
+
+    select refunds.program_id, refunds.order_id
+    from {{ ref('stg_refunds') }} as refunds
+    inner join changed
+        on changed.source_table = 'refunds'
+        and changed.program_id = refunds.program_id
+        and changed.row_id = refunds.refund_id
+
+    union all
+
+    select validated.program_id, validated.order_id
+    from {{ validated['int_refunds__validated'] }} as validated
+    inner join changed
+        on changed.source_table = 'refunds'
+        and changed.program_id = validated.program_id
+        and changed.row_id = validated.refund_id
+
+    union all
+
+    select orders.program_id, orders.order_id
+    from {{ ref('stg_orders') }} as orders
+    inner join changed_customers
+        on changed_customers.program_id = orders.program_id
+        and changed_customers.customer_id = orders.customer_id
+),
+
+-- order_ids whose purchase entries decide a reversal's attribution date
+ledger_orders as (
+    select distinct entries.program_id, entries.order_id
+    from {{ ref('stg_points_ledger') }} as entries
+    inner join changed_entries
+        on changed_entries.program_id = entries.program_id
+        and changed_entries.entry_id = entries.entry_id
+    where entries.order_id is not null
+
+    union
+
+    select accepted.program_id, accepted.order_id
+    from {{ validated['int_points_ledger__accepted'] }} as accepted
+    inner join changed_entries
+        on changed_entries.program_id = accepted.program_id
+        and changed_entries.entry_id = accepted.entry_id
+    where accepted.order_id is not null
+),
+
+scoped_entries as (
+    select program_id, entry_id from changed_entries
+
+    union all
+
+    select entries.program_id, entries.entry_id
+    from {{ ref('stg_points_ledger') }} as entries
+    inner join changed_customers
+        on changed_customers.program_id = entries.program_id
+        and changed_customers.customer_id = entries.customer_id
+
+    union all
+
+    select entries.program_id, entries.entry_id
+    from {{ ref('stg_points_ledger') }} as entries
+    inner join ledger_orders
+        on ledger_orders.program_id = entries.program_id
+        and ledger_orders.order_id = entries.order_id
+),
+
+listed as (
+    select distinct 'order' as scope, program_id, order_id as key_id from scoped_orders
+    union all
+    select distinct 'ledger_entry' as scope, program_id, entry_id as key_id from scoped_entries
+    union all
+{%- else %}
+
+listed as (
+    select '_all' as scope, cast(null as {{ dbt.type_string() }}) as program_id,
+        cast(null as {{ dbt.type_string() }}) as key_id
+    union all
+{%- endif %}
+    select '_invocation' as scope, cast(null as {{ dbt.type_string() }}) as program_id,
+        '{{ invocation_id }}' as key_id
+)
+
+select * from listed

@@ -1,0 +1,168 @@
+"""Key-scoped validation (macros/validation_scope.sql, int_validation_scope): a build that
+continues a warehouse revalidates only the orders and ledger entries that depend on a
+restaged row, and its validation tables and marts equal a full rebuild's.
+
+Corrections that reach rows other than their own, made in raw on two copies of one
+warehouse, one built incrementally and one with --full-refresh:
+- a refund moved to another order (both orders' refund walks change);
+- a purchase entry's order_id corrected (the reversal of the old order_id loses its
+  purchase date);
+- a customer removed (their orders and entries become unknown-customer rows);
+- an order removed (its refunds become `unknown_order`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from tests.helpers.dbt_cli import run_dbt
+from tests.helpers.warehouse_diff import OUTPUT_MODELS, diff_models
+from tests.test_bi_marts import AS_OF
+
+VALIDATED = (
+    "int_refunds__validated",
+    "int_orders__accepted",
+    "int_refunds__accepted",
+    "int_points_ledger__accepted",
+)
+MARTS = tuple(model for model in OUTPUT_MODELS if model != "fct_customer_tier_daily")
+
+
+def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Apply the four corrections; return the keys they touched."""
+    refund, from_order, to_order = con.execute(
+        """
+        select r.refund_id, r.order_id, other.order_id
+        from intermediate.int_refunds__validated as r
+        inner join intermediate.int_orders__accepted as other
+            on other.program_id = r.program_id and other.order_id <> r.order_id
+            and other.refund_count > 0 and other.total_amount > r.amount
+        where r.rejection_reason is null
+        order by r.program_id, r.refund_id, other.order_id
+        limit 1
+        """
+    ).fetchone()
+    con.execute("update raw.refunds set order_id = ? where refund_id = ?", [to_order, refund])
+
+    purchase, ledger_order = con.execute(
+        """
+        select p.entry_id, p.order_id
+        from intermediate.int_points_ledger__accepted as p
+        inner join intermediate.int_points_ledger__accepted as reversal
+            on reversal.program_id = p.program_id and reversal.order_id = p.order_id
+            and reversal.activity = 'purchase_reversal'
+            and reversal.entry_date <> reversal.attribution_date
+        where p.activity = 'purchase'
+            and (select count(*) from intermediate.int_points_ledger__accepted as q
+                 where q.program_id = p.program_id and q.order_id = p.order_id
+                   and q.activity = 'purchase') = 1
+        order by p.program_id, p.entry_id
+        limit 1
+        """
+    ).fetchone()
+    con.execute(
+        "update raw.points_ledger set order_id = order_id || '-corrected' where entry_id = ?",
+        [purchase],
+    )
+
+    (customer,) = con.execute(
+        """
+        select o.customer_id
+        from intermediate.int_orders__accepted as o
+        inner join intermediate.int_points_ledger__accepted as e
+            on e.program_id = o.program_id and e.customer_id = o.customer_id
+        where o.is_known_customer
+        order by o.program_id, o.customer_id
+        limit 1
+        """
+    ).fetchone()
+    con.execute("delete from raw.customers where customer_id = ?", [customer])
+
+    (order,) = con.execute(
+        """
+        select order_id from intermediate.int_orders__accepted
+        where refund_count > 0 and order_id not in (?, ?)
+        order by program_id, order_id
+        limit 1
+        """,
+        [from_order, to_order],
+    ).fetchone()
+    con.execute("delete from raw.orders where order_id = ?", [order])
+    return {
+        "refund": refund,
+        "from_order": from_order,
+        "to_order": to_order,
+        "purchase": purchase,
+        "ledger_order": ledger_order,
+        "customer": customer,
+        "order": order,
+    }
+
+
+def _build(warehouse: Path, artefacts: Path, *flags: str) -> None:
+    run_dbt(warehouse, artefacts, ["build", *flags], {"as_of": AS_OF.isoformat()})
+
+
+def test_corrections_revalidate_what_depends_on_them(bi_warehouse: Path, tmp_path: Path) -> None:
+    continued = Path(shutil.copy(bi_warehouse, tmp_path / "continued.duckdb"))
+    rebuilt = Path(shutil.copy(bi_warehouse, tmp_path / "rebuilt.duckdb"))
+    for warehouse in (continued, rebuilt):
+        with duckdb.connect(str(warehouse)) as con:
+            touched = _correct_raw(con)
+
+    _build(continued, tmp_path / "continued")
+    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
+
+    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
+    diffs += diff_models(continued, rebuilt, MARTS)
+    assert [d.describe() for d in diffs if not d.equal] == []
+
+    # the corrections changed every validation table, so the comparison had work to do
+    changed = diff_models(bi_warehouse, continued, VALIDATED, schema="intermediate")
+    assert [d.model for d in changed if d.equal] == []
+
+    with duckdb.connect(str(continued), read_only=True) as con:
+        scopes = dict(
+            con.execute(
+                "select scope, count(*) from intermediate.int_validation_scope group by 1"
+            ).fetchall()
+        )
+        orders, entries = con.execute(
+            "select (select count(*) from intermediate.int_orders__accepted), "
+            "(select count(*) from intermediate.int_points_ledger__accepted)"
+        ).fetchone()
+        listed = {
+            key
+            for (key,) in con.execute(
+                "select key_id from intermediate.int_validation_scope where scope = 'order'"
+            ).fetchall()
+        }
+        reversal_dates = con.execute(
+            "select count(*) from intermediate.int_points_ledger__accepted "
+            "where order_id = ? and activity = 'purchase_reversal' "
+            "and entry_date <> attribution_date",
+            [touched["ledger_order"]],
+        ).fetchone()[0]
+    assert "_all" not in scopes and scopes["_invocation"] == 1
+    assert 0 < scopes["order"] < orders / 2 and 0 < scopes["ledger_entry"] < entries / 2
+    assert {touched["from_order"], touched["to_order"], touched["order"]} <= listed
+    assert reversal_dates == 0
+
+
+def test_a_validation_model_refuses_a_list_from_another_invocation(
+    bi_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = Path(shutil.copy(bi_warehouse, tmp_path / "w.duckdb"))
+    done = run_dbt(
+        warehouse,
+        tmp_path,
+        ["run", "-s", "int_orders__accepted"],
+        {"as_of": AS_OF.isoformat()},
+        expect_success=False,
+    )
+    assert done.returncode != 0
+    assert "was not built by this dbt invocation" in done.stdout
+    assert "dbt build -s stg_raw__changed_keys+" in done.stdout

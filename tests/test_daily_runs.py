@@ -38,6 +38,8 @@ VALIDATED_MODELS = (
     "int_orders__accepted",
     "int_refunds__accepted",
     "int_points_ledger__accepted",
+    "int_orders__converted",
+    "int_contributions",
 )
 
 pytestmark = pytest.mark.daily_sequence

@@ -8,13 +8,16 @@ warehouse, one built incrementally and one with --full-refresh:
 - a purchase entry's order_id corrected (the reversal of the old order_id loses its
   purchase date);
 - a customer removed (their orders and entries become unknown-customer rows);
-- an order removed (its refunds become `unknown_order`).
+- an order removed (its refunds become `unknown_order`);
+- an order moved to another customer (both members' contributions change);
+- an FX rate corrected (every order of that currency and day is converted again).
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -27,12 +30,14 @@ VALIDATED = (
     "int_orders__accepted",
     "int_refunds__accepted",
     "int_points_ledger__accepted",
+    "int_orders__converted",
+    "int_contributions",
 )
 MARTS = tuple(model for model in OUTPUT_MODELS if model != "fct_customer_tier_daily")
 
 
-def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Apply the four corrections; return the keys they touched."""
+def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Apply the six corrections; return the keys they touched."""
     refund, from_order, to_order = con.execute(
         """
         select r.refund_id, r.order_id, other.order_id
@@ -91,6 +96,48 @@ def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         [from_order, to_order],
     ).fetchone()
     con.execute("delete from raw.orders where order_id = ?", [order])
+
+    moved, old_owner, new_owner = con.execute(
+        """
+        select o.source_id, o.customer_id, other.customer_id
+        from intermediate.int_contributions as o
+        inner join intermediate.int_contributions as other
+            on other.program_id = o.program_id and other.customer_id <> o.customer_id
+        where o.source_table = 'orders' and o.activity = 'purchase'
+            and o.source_id not in (?, ?, ?) and o.customer_id <> ?
+            and other.customer_id <> ?
+        order by o.program_id, o.source_id, other.customer_id
+        limit 1
+        """,
+        [from_order, to_order, order, customer, customer],
+    ).fetchone()
+    con.execute("update raw.orders set customer_id = ? where order_id = ?", [new_owner, moved])
+
+    currency, quote, day = con.execute(
+        """
+        select rates.currency, rates.quote_currency, rates.rate_date
+        from raw.fx_rates as rates
+        inner join intermediate.int_orders__converted as o
+            on o.currency = rates.currency and o.program_currency = rates.quote_currency
+            and o.order_date = rates.rate_date
+        group by 1, 2, 3
+        order by count(*) desc, 1, 2, 3
+        limit 1
+        """
+    ).fetchone()
+    rate_orders = {
+        key
+        for (key,) in con.execute(
+            "select order_id from intermediate.int_orders__converted "
+            "where currency = ? and program_currency = ? and order_date = ?",
+            [currency, quote, day],
+        ).fetchall()
+    }
+    con.execute(
+        "update raw.fx_rates set rate = rate * 2 "
+        "where currency = ? and quote_currency = ? and rate_date = ?",
+        [currency, quote, day],
+    )
     return {
         "refund": refund,
         "from_order": from_order,
@@ -99,6 +146,10 @@ def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         "ledger_order": ledger_order,
         "customer": customer,
         "order": order,
+        "moved": moved,
+        "old_owner": old_owner,
+        "new_owner": new_owner,
+        "rate_orders": rate_orders,
     }
 
 
@@ -140,6 +191,12 @@ def test_corrections_revalidate_what_depends_on_them(bi_warehouse: Path, tmp_pat
                 "select key_id from intermediate.int_validation_scope where scope = 'order'"
             ).fetchall()
         }
+        members = {
+            key
+            for (key,) in con.execute(
+                "select key_id from intermediate.int_validation_scope where scope = 'member'"
+            ).fetchall()
+        }
         reversal_dates = con.execute(
             "select count(*) from intermediate.int_points_ledger__accepted "
             "where order_id = ? and activity = 'purchase_reversal' "
@@ -149,6 +206,9 @@ def test_corrections_revalidate_what_depends_on_them(bi_warehouse: Path, tmp_pat
     assert "_all" not in scopes and scopes["_invocation"] == 1
     assert 0 < scopes["order"] < orders / 2 and 0 < scopes["ledger_entry"] < entries / 2
     assert {touched["from_order"], touched["to_order"], touched["order"]} <= listed
+    assert touched["rate_orders"] and touched["rate_orders"] <= listed
+    assert {touched["customer"], touched["old_owner"], touched["new_owner"]} <= members
+    assert 0 < scopes["member"] < scopes["order"] + scopes["ledger_entry"]
     assert reversal_dates == 0
 
 
@@ -166,3 +226,36 @@ def test_a_validation_model_refuses_a_list_from_another_invocation(
     assert done.returncode != 0
     assert "was not built by this dbt invocation" in done.stdout
     assert "dbt build -s stg_raw__changed_keys+" in done.stdout
+
+
+def test_a_program_currency_change_reconverts_everything(
+    bi_warehouse: Path, tmp_path: Path
+) -> None:
+    """Orders are converted to their program's currency: when a buildable program's currency
+    changes (or a program comes or goes), no key list can say what changed, so the build
+    recomputes every validated and converted row (`_all`)."""
+    continued = Path(shutil.copy(bi_warehouse, tmp_path / "continued.duckdb"))
+    rebuilt = Path(shutil.copy(bi_warehouse, tmp_path / "rebuilt.duckdb"))
+    for warehouse in (continued, rebuilt):
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(
+                "update raw.programs set currency = 'EUR' "
+                "where program_id = (select min(program_id) from raw.programs "
+                "where currency <> 'EUR')"
+            )
+
+    _build(continued, tmp_path / "continued")
+    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
+
+    with duckdb.connect(str(continued), read_only=True) as con:
+        scopes = dict(
+            con.execute(
+                "select scope, count(*) from intermediate.int_validation_scope group by 1"
+            ).fetchall()
+        )
+    assert scopes.get("_all") == 1
+    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
+    diffs += diff_models(continued, rebuilt, MARTS)
+    assert [d.describe() for d in diffs if not d.equal] == []
+    changed = diff_models(bi_warehouse, continued, ("int_orders__converted",), "intermediate")
+    assert not changed[0].equal

@@ -1,16 +1,27 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='validation_scope',
+    validation_scope='member',
+    scope_key='customer_id'
+) }}
+-- depends_on: {{ ref('int_validation_scope') }}
 -- Every contribution to a qualifying total (tier-rules §3), for both milestones: the date
 -- it is attributed to, the date it becomes known, and its signed amount in program currency
 -- (spend) or points. Attribution ≠ known only for refunds, cancellations and points
 -- reversals. Scenario filters (activities, counting start) are applied downstream.
+-- An incremental build recomputes whole the members int_validation_scope lists (those with
+-- a revalidated order, refund or ledger entry, now or before, and restaged customers).
 with
 
 members as (
-    select * from {{ ref('int_customers__eligibility') }}
+    select * from {{ ref('int_customers__eligibility') }} as members
+    where {{ in_validation_scope('member', 'members', 'customer_id') }}
 ),
 
 orders as (
-    select * from {{ ref('int_orders__converted') }}
+    select * from {{ ref('int_orders__converted') }} as orders
     where amount is not null and is_known_customer
+        and {{ in_validation_scope('member', 'orders', 'customer_id') }}
 ),
 
 refunds as (
@@ -18,7 +29,8 @@ refunds as (
 ),
 
 ledger as (
-    select * from {{ ref('int_points_ledger__accepted') }}
+    select * from {{ ref('int_points_ledger__accepted') }} as ledger
+    where {{ in_validation_scope('member', 'ledger', 'customer_id') }}
 ),
 
 order_contributions as (

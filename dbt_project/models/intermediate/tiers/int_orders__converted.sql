@@ -1,10 +1,20 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='validation_scope',
+    validation_scope='order',
+    scope_key='order_id'
+) }}
+-- depends_on: {{ ref('int_validation_scope') }}
 -- Accepted orders in program currency, converted at the rate of the order's local date
 -- (latest earlier rate when that day has none). Orders with no usable rate keep a null amount: they never
 -- count at face value (tier-rules §7) and are reported in fct_uncounted_activity.
+-- Key-scoped like validation: an incremental build converts the orders int_validation_scope
+-- lists (revalidated, or whose rate changed).
 with
 
 orders as (
-    select * from {{ ref('int_orders__accepted') }}
+    select * from {{ ref('int_orders__accepted') }} as orders
+    where {{ in_validation_scope('order', 'orders', 'order_id') }}
 ),
 
 programs as (

@@ -51,3 +51,65 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+{#- Post-hook of every intermediate model (dbt_project.yml): a validation-scoped model that
+    succeeded records which dbt invocation's list it used, in `validation_scope_uses`. The
+    next build's int_validation_scope reads it: a list that some model did not use (a
+    build that failed or was cut short, a partial selection) asks for everything (`_all`),
+    since the keys it named may not all have been recomputed. Appends only: these models
+    run in parallel, and DuckDB refuses concurrent changes to one table's catalog entry. -#}
+{% macro record_validation_scope_use() -%}
+    {%- if model.config.get('incremental_strategy') != 'validation_scope' -%}{{ return('') }}{%- endif -%}
+    {{ return(adapter.dispatch('record_validation_scope_use', 'vip_tiers')()) }}
+{%- endmacro %}
+
+{% macro default__record_validation_scope_use() -%}
+    insert into {{ validation_scope_uses_relation() }} (model_name, invocation_id)
+    values ('{{ this.identifier }}', '{{ invocation_id }}')
+{%- endmacro %}
+
+{#- Spark builds every table whole (docs/spark.md): no list, nothing to record. -#}
+{% macro spark__record_validation_scope_use() -%}
+{%- endmacro %}
+
+{#- Pre-hook of int_validation_scope, which every validation-scoped model waits for: the
+    table exists before they append to it, and keeps the uses of the last list only (the
+    one this build checks). -#}
+{% macro prepare_validation_scope_uses() -%}
+    {{ return(adapter.dispatch('prepare_validation_scope_uses', 'vip_tiers')()) }}
+{%- endmacro %}
+
+{% macro default__prepare_validation_scope_uses() -%}
+    {%- set uses = validation_scope_uses_relation() -%}
+    {%- set previous = adapter.get_relation(this.database, this.schema, this.identifier)
+        if execute else none -%}
+    create table if not exists {{ uses }} (
+        model_name {{ dbt.type_string() }},
+        invocation_id {{ dbt.type_string() }}
+    );
+    {%- if previous is not none %}
+    delete from {{ uses }}
+    where invocation_id not in (
+        select key_id from {{ previous }} where scope = '_invocation' and key_id is not null)
+    {%- endif %}
+{%- endmacro %}
+
+{% macro spark__prepare_validation_scope_uses() -%}
+{%- endmacro %}
+
+{% macro validation_scope_uses_relation() -%}
+    {{ return(api.Relation.create(
+        database=this.database, schema=this.schema, identifier='validation_scope_uses')) }}
+{%- endmacro %}
+
+{#- The models that use int_validation_scope's list (incremental strategy
+    validation_scope). -#}
+{% macro validation_scope_models() -%}
+    {%- set names = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model'
+        and node.config.get('incremental_strategy') == 'validation_scope' -%}
+        {%- do names.append(node.name) -%}
+    {%- endfor -%}
+    {{ return(names | sort) }}
+{%- endmacro %}

@@ -259,3 +259,72 @@ def test_a_program_currency_change_reconverts_everything(
     assert [d.describe() for d in diffs if not d.equal] == []
     changed = diff_models(bi_warehouse, continued, ("int_orders__converted",), "intermediate")
     assert not changed[0].equal
+
+
+def _move_an_order(con: duckdb.DuckDBPyConnection, skip: tuple[str, ...] = ()) -> str:
+    """Give an old counted order (not restaged again by the next build for being near as_of)
+    to another member of its program."""
+    order, new_owner = con.execute(
+        """
+        select o.source_id, other.customer_id
+        from intermediate.int_contributions as o
+        inner join intermediate.int_contributions as other
+            on other.program_id = o.program_id and other.customer_id <> o.customer_id
+        where o.source_table = 'orders' and o.activity = 'purchase'
+            and not list_contains(?, o.source_id)
+        order by o.attribution_date, o.program_id, o.source_id, other.customer_id
+        limit 1
+        """,
+        [list(skip)],
+    ).fetchone()
+    con.execute("update raw.orders set customer_id = ? where order_id = ?", [new_owner, order])
+    return order
+
+
+def test_a_list_that_did_not_reach_every_model_asks_for_everything(
+    bi_warehouse: Path, tmp_path: Path
+) -> None:
+    """A build that stops part-way (a failed model, or a selection) leaves keys restaged or
+    listed but not recomputed downstream. The next build must not lose them: it
+    revalidates everything (`_all`) and ends equal to a full rebuild."""
+    continued = Path(shutil.copy(bi_warehouse, tmp_path / "continued.duckdb"))
+    rebuilt = Path(shutil.copy(bi_warehouse, tmp_path / "rebuilt.duckdb"))
+
+    def scopes() -> dict[str, int]:
+        with duckdb.connect(str(continued), read_only=True) as con:
+            return dict(
+                con.execute(
+                    "select scope, count(*) from intermediate.int_validation_scope group by 1"
+                ).fetchall()
+            )
+
+    def compare() -> None:
+        diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
+        diffs += diff_models(continued, rebuilt, MARTS)
+        assert [d.describe() for d in diffs if not d.equal] == []
+
+    # 1. the list is used by validation but not by int_contributions and what follows it
+    moved = []
+    for warehouse in (continued, rebuilt):
+        with duckdb.connect(str(warehouse)) as con:
+            moved = [_move_an_order(con)]
+    _build(continued, tmp_path / "a", "--exclude", "int_contributions+")
+    assert "_all" not in scopes()
+    _build(continued, tmp_path / "b")
+    assert scopes().get("_all") == 1
+    _build(rebuilt, tmp_path / "r1", "--full-refresh")
+    compare()
+
+    # 2. staging restages a key, then the build stops before int_validation_scope
+    for warehouse in (continued, rebuilt):
+        with duckdb.connect(str(warehouse)) as con:
+            _move_an_order(con, skip=tuple(moved))
+    _build(continued, tmp_path / "c", "--exclude", "int_validation_scope+")
+    _build(continued, tmp_path / "d")
+    assert scopes().get("_all") == 1
+    _build(rebuilt, tmp_path / "r2", "--full-refresh")
+    compare()
+
+    # 3. and the build after a complete one is key-scoped again
+    _build(continued, tmp_path / "e")
+    assert "_all" not in scopes()

@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ prepare_validation_scope_uses() }}") }}
 -- The keys whose validated rows this build recomputes (macros/validation_scope.sql,
 -- docs/operations.md "Incremental runs"), from the staging keys it restaged
 -- (stg_raw__changed_keys) and what each validated row depends on:
@@ -18,8 +19,9 @@
 -- Old values come from the tables as the last build left them (read here, before this
 -- build's validation models rewrite them; they ref this model, so they run after it).
 -- A row `_all` asks for everything when there is no such list: a full refresh, a first
--- build, a staging table rebuilt whole, or a change in the buildable programs or their
--- currencies (each build keeps them here as `_program` rows, to compare with the next). A
+-- build, a staging table rebuilt whole, a change in the buildable programs or their
+-- currencies (each build keeps them here as `_program` rows, to compare with the next), or
+-- when the last list (or the last restaged keys) did not reach every model that uses it. A
 -- row `_invocation` names the dbt invocation that wrote the list: a validation model refuses
 -- a list from another one.
 -- depends_on: {{ ref('stg_customers') }}
@@ -40,8 +42,9 @@
     {%- set markers = run_query(
         "select count(distinct row_id) from " ~ ref('stg_raw__changed_keys')
         ~ " where source_table = '_incremental' and row_id in ('" ~ tables | join("', '") ~ "')") %}
+    {%- set uses = adapter.get_relation(this.database, this.schema, 'validation_scope_uses') %}
     {%- set complete.value = markers.columns[0].values()[0] | int == tables | length
-        and validated | length == built | length %}
+        and validated | length == built | length and uses is not none %}
 {%- endif %}
 
 with
@@ -216,6 +219,21 @@ changed_programs as (
     ) as removed
 ),
 
+-- the last list was not used by every model that reads it (a build that stopped early or
+-- selected some of them), or the last list of restaged keys never reached this model: the
+-- keys they named may not all have been recomputed
+unfinished as (
+    select count(*) as models from {{ uses }} as uses
+    where uses.model_name in ('{{ validation_scope_models() | join("', '") }}')
+        and uses.invocation_id = (
+            select max(key_id) from {{ validated[this.identifier] }} where scope = '_invocation')
+    having count(*) < {{ validation_scope_models() | length }}
+
+    union all
+
+    select 1 from {{ ref('stg_raw__changed_keys') }} where source_table = '_unconsumed'
+),
+
 listed as (
     select 'order' as scope, program_id, order_id as key_id from listed_orders
     union all
@@ -225,8 +243,11 @@ listed as (
     union all
     select '_all' as scope, cast(null as {{ dbt.type_string() }}) as program_id,
         cast(null as {{ dbt.type_string() }}) as key_id
-    from (select count(*) as programs from changed_programs) as changes
-    where changes.programs > 0
+    from (
+        select (select count(*) from changed_programs) + (select count(*) from unfinished)
+            as reasons
+    ) as changes
+    where changes.reasons > 0
     union all
 {%- else %}
 

@@ -14,10 +14,16 @@
 -- A staging table that does not exist yet, or on a full refresh, is rebuilt whole and
 -- needs no list; a row `_incremental` names each table that is not. The row `_invocation`
 -- says which dbt invocation wrote the list: a staging model refuses a list from another
--- one (built without it, it would miss changes).
+-- one (built without it, it would miss changes). A row `_unconsumed` says that the last
+-- list never reached int_validation_scope (the build stopped between them, or did not
+-- select it): the keys it restaged then were never revalidated, so the next validation
+-- list asks for everything.
 {%- set tables = key_scoped_tables() %}
 {%- set staged = {} %}
+{%- set previous = namespace(list=none, validation=none) %}
 {%- if execute and not flags.FULL_REFRESH %}
+    {%- set previous.list = adapter.get_relation(this.database, this.schema, this.identifier) %}
+    {%- set previous.validation = built_model_relation('int_validation_scope') %}
     {%- for table in tables %}
         {%- set relation = adapter.get_relation(this.database, this.schema, 'stg_' ~ table) %}
         {%- if relation is not none %}
@@ -136,6 +142,17 @@ listed as (
         '{{ table }}' as row_id
     union all
     {%- endfor %}
+    {%- if previous.list is not none and previous.validation is not none %}
+    select '_unconsumed' as source_table, cast(null as {{ dbt.type_string() }}) as program_id,
+        cast(null as {{ dbt.type_string() }}) as row_id
+    from {{ previous.list }} as previous_list
+    where previous_list.source_table = '_invocation'
+        and not exists (
+            select 1 from {{ previous.validation }} as validation
+            where validation.scope = '_invocation' and validation.key_id = previous_list.row_id
+        )
+    union all
+    {%- endif %}
     select '_invocation' as source_table, cast(null as {{ dbt.type_string() }}) as program_id,
         '{{ invocation_id }}' as row_id
 )

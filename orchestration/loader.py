@@ -102,11 +102,14 @@ class LoadSummary:
         return "\n".join(lines)
 
 
-def load_raw_dir(raw_dir: Path, warehouse: Path, reload: bool = False) -> LoadSummary:
+def load_raw_dir(
+    raw_dir: Path, warehouse: Path, reload: bool = False, memory_limit: str | None = None
+) -> LoadSummary:
     """Load every raw table found in `raw_dir` into the `raw` schema of `warehouse`.
 
     Files loaded before with the same content (and the same typing rules) keep their rows;
-    `reload` reads every file again.
+    `reload` reads every file again. `memory_limit` caps DuckDB's memory (it spills to
+    `<warehouse>.tmp` beyond it); None leaves DuckDB's default, 80 % of RAM.
     Raises LoaderError when the directory, `customers` or `orders` is missing, a file
     cannot be read or lacks a required column, or the warehouse is locked.
     """
@@ -114,7 +117,7 @@ def load_raw_dir(raw_dir: Path, warehouse: Path, reload: bool = False) -> LoadSu
     warehouse = Path(warehouse).resolve()
     sources = [find_source(raw_dir, table) for table in RAW_TABLES]
     summary = LoadSummary(raw_dir=raw_dir, warehouse=warehouse)
-    with connect_warehouse(warehouse) as con:
+    with connect_warehouse(warehouse, memory_limit) as con:
         plans = [_plan(con, source, raw_dir, reload) for source in sources]
         for plan in plans:
             _stage_table(con, plan.source, plan.to_read, raw_dir)
@@ -525,8 +528,11 @@ def _open_error(warehouse: Path, exc: duckdb.Error) -> LoaderError:
 
 
 @contextmanager
-def connect_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short read-write connection with the session time zone set to UTC."""
+def connect_warehouse(
+    warehouse: Path, memory_limit: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-write connection with the session time zone set to UTC (and DuckDB's
+    memory limit set, when given)."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(warehouse))
@@ -535,6 +541,8 @@ def connect_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")
+        if memory_limit is not None:
+            con.execute(f"set memory_limit = {_sql_str(memory_limit)}")
         yield con
     finally:
         con.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,11 @@ ENGINES = ("duckdb", "spark")
 # Delta (whose jars are not bundled), so the Spark target rebuilds every incremental model
 # (docs/spark.md). The one place that decides it.
 FULL_REFRESH_ENGINES = frozenset({"spark"})
+# DuckDB's memory limit for the loader and for dbt (dbt_project/profiles.yml reads it from
+# VIP_DUCKDB_MEMORY_LIMIT, which dbt_env always sets). Without a limit DuckDB takes up to
+# 80 % of RAM: at 1M members the raw load alone then reached 10.1 GB (docs/benchmarks.md).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "7.5GB"
+_MEMORY_LIMIT_RE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Settings:
     warehouse: Path = DEFAULT_DATA_DIR / "warehouse.duckdb"
     as_of: dt.date | None = None
     dbt_target: str = "duckdb"
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -71,6 +78,7 @@ class Settings:
             "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
             "VIP_WAREHOUSE": str(self.warehouse.resolve()),
             "VIP_DBT_TARGET": self.dbt_target,
+            "VIP_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "VIP_SPARK_DIR": str(self.spark_dir),
             "VIP_SPARK_LOG4J": str(SPARK_LOG4J_CONFIG),
             **self.extra_env,
@@ -112,4 +120,17 @@ def from_env(
         warehouse=wh or (DEFAULT_DATA_DIR / "warehouse.duckdb").resolve(),
         as_of=as_of_date,
         dbt_target=engine or env.get("VIP_DBT_TARGET", "duckdb"),
+        duckdb_memory_limit=memory_limit(env.get("VIP_DUCKDB_MEMORY_LIMIT")),
     )
+
+
+def memory_limit(value: str | None) -> str:
+    """A DuckDB memory limit such as `7.5GB` or `900MiB` (the default when unset)."""
+    if value is None or not value.strip():
+        return DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not _MEMORY_LIMIT_RE.match(value.strip()):
+        raise ValueError(
+            f"VIP_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size: write a number and a "
+            "unit, e.g. 7.5GB or 900MiB"
+        )
+    return value.strip()

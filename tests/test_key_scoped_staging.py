@@ -105,3 +105,62 @@ def test_a_staging_model_refuses_a_list_from_another_invocation(
     warehouse = _copy(bi_warehouse, tmp_path / "w")
     with pytest.raises(AssertionError, match="was not built by this dbt invocation"):
         run_dbt(warehouse, tmp_path, ["run", "-s", "stg_orders"], {"as_of": AS_OF.isoformat()})
+
+
+def test_every_difference_inside_a_block_is_found(bi_warehouse: Path, tmp_path: Path) -> None:
+    """stg_raw__changed_keys compares raw and staged rows block by block (a count and a sum
+    of row hashes per 8,192 rows of a file) and row by row only in blocks that differ. Two
+    changes that keep a block's keys and row count: two orders swap places in their file,
+    and a points entry is replaced by a new one at the same place."""
+    continued = _copy(bi_warehouse, tmp_path / "continued")
+    rebuilt = _copy(bi_warehouse, tmp_path / "rebuilt")
+    for warehouse in (continued, rebuilt):
+        with duckdb.connect(str(warehouse)) as con:
+            first, second, source_file = con.execute(
+                """
+                select min(order_id), max(order_id), _source_file
+                from raw.orders
+                where _source_row between 100 and 120
+                group by _source_file
+                order by _source_file
+                limit 1
+                """
+            ).fetchone()
+            rows = dict(
+                con.execute(
+                    "select order_id, _source_row from raw.orders "
+                    "where _source_file = ? and order_id in (?, ?)",
+                    [source_file, first, second],
+                ).fetchall()
+            )
+            for order, other in ((first, second), (second, first)):
+                con.execute(
+                    "update raw.orders set _source_row = ? where _source_file = ? and order_id = ?",
+                    [rows[other], source_file, order],
+                )
+            (replaced,) = con.execute(
+                "select min(entry_id) from raw.points_ledger where _source_row = 500"
+            ).fetchone()
+            con.execute(
+                "update raw.points_ledger set entry_id = entry_id || '-new' where entry_id = ?",
+                [replaced],
+            )
+    _build(continued, tmp_path / "a", AS_OF)
+    _build(rebuilt, tmp_path / "b", AS_OF, "--full-refresh")
+
+    with duckdb.connect(str(continued), read_only=True) as con:
+        listed = {
+            (table, key)
+            for table, key in con.execute(
+                "select source_table, row_id from staging.stg_raw__changed_keys"
+            ).fetchall()
+        }
+    expected = {
+        ("orders", first),
+        ("orders", second),
+        ("points_ledger", replaced),
+        ("points_ledger", f"{replaced}-new"),
+    }
+    assert expected <= listed
+    assert first != second
+    _assert_equal(continued, rebuilt)

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -453,6 +454,27 @@ def test_raw_tables_filled_by_another_tool_are_replaced(work_dir: Path) -> None:
         con.execute("drop table raw.loaded_files")
     assert load_raw_dir(raw_dir, warehouse).files_read["customers"] == 1
     assert_same_as_fresh_load(raw_dir, warehouse, work_dir)
+
+
+def test_the_memory_limit_bounds_the_load(work_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`memory_limit` (the VIP_DUCKDB_MEMORY_LIMIT setting, 7.5GB by default) is DuckDB's
+    limit for the whole load: without one DuckDB may take 80 % of RAM, and at 1M members
+    the load alone reached 10.1 GB (docs/benchmarks.md)."""
+    warehouse = work_dir / "wh.duckdb"
+    with loader.connect_warehouse(warehouse, "300MB") as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("286.1 MiB",)
+    write_raw_dir(work_dir / "raw", minimal_tables())
+    seen: list[str] = []
+    original = loader._plan
+
+    def plan(con: duckdb.DuckDBPyConnection, *args: Any) -> loader.TablePlan:
+        seen.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        return original(con, *args)
+
+    monkeypatch.setattr(loader, "_plan", plan)
+    summary = load_raw_dir(work_dir / "raw", warehouse, memory_limit="64MB")
+    assert set(seen) == {"61.0 MiB"}
+    assert summary.rows_loaded["orders"] == 5
 
 
 @pytest.mark.parametrize("table", ["customers", "orders"])

@@ -205,7 +205,9 @@ def _load_raw(settings: Settings, log: dg.DagsterLogManager) -> dict[str, Any]:
                 "`inputs` resource) to a folder holding customers and orders (CSV or Parquet)."
             )
     with input_failures(settings.warehouse):
-        summary = load_raw_dir(raw_dir, settings.warehouse)
+        summary = load_raw_dir(
+            raw_dir, settings.warehouse, memory_limit=settings.duckdb_memory_limit
+        )
     log.info(summary.as_text())
     return {"raw_dir": str(raw_dir)}
 

@@ -118,7 +118,12 @@ def raw_tables(
             )
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with input_failures(settings.warehouse):
-        summary = load_raw_dir(raw_dir, settings.warehouse, reload=config.full_refresh)
+        summary = load_raw_dir(
+            raw_dir,
+            settings.warehouse,
+            reload=config.full_refresh,
+            memory_limit=settings.duckdb_memory_limit,
+        )
     context.log.info(summary.as_text())
 
     counts = warehouse.row_counts("raw", RAW_TABLES)

@@ -2,7 +2,10 @@
 -- docs/operations.md "Incremental runs"), compared with what the staging tables hold from
 -- the last build:
 -- * `changed`: a raw row that no staged row came from (new, corrected, moved in its file),
---   or a staged row whose raw row is gone (the hash covers every column and the lineage);
+--   or a staged row whose raw row is gone (the hash covers every column and the lineage).
+--   Rows are compared in blocks first (8,192 rows of a file, by row number: a count and a
+--   sum of hashes each side), then one by one only in the blocks that differ: a day's new
+--   parts and the blocks a correction touched, not every row of every file;
 -- * `as_of`: a raw row with an instant (order, cancellation, enrolment, …) on or after the
 --   day before the last build's as_of: whether it exists yet, or has been cancelled yet,
 --   may have changed (a local date is at most a day from its UTC date);
@@ -47,6 +50,8 @@ raw_{{ table }} as (
         program_id,
         {{ spec['id'] }} as row_id,
         {{ raw_row_hash(table, 'raw_rows') }} as row_hash,
+        _source_file as source_file,
+        {{ row_block('_source_row') }} as source_block,
         {{ spec['instants'] | join(', ') }}
     from {{ source('raw', table) }} as raw_rows
 ),
@@ -54,8 +59,53 @@ raw_{{ table }} as (
 {%- if staged[table]['current'] %}
 
 staged_{{ table }} as (
-    select program_id, {{ spec['id'] }} as row_id, raw_row_hash as row_hash, staged_as_of, staged_timezone
+    select
+        program_id,
+        {{ spec['id'] }} as row_id,
+        raw_row_hash as row_hash,
+        source_file,
+        {{ row_block('source_row') }} as source_block,
+        staged_as_of,
+        staged_timezone
     from {{ relation }}
+),
+
+{#- Blocks of rows (a file's rows by row number) whose raw and staged rows differ: a count
+    and a sum of row hashes each side. Only their rows are compared one by one. #}
+changed_blocks_{{ table }} as (
+    select
+        coalesce(raw_blocks.source_file, staged_blocks.source_file) as source_file,
+        coalesce(raw_blocks.source_block, staged_blocks.source_block) as source_block
+    from (
+        select source_file, source_block, count(*) as block_rows, sum(row_hash) as hash_sum
+        from raw_{{ table }}
+        group by source_file, source_block
+    ) as raw_blocks
+    full outer join (
+        select source_file, source_block, count(*) as block_rows, sum(row_hash) as hash_sum
+        from staged_{{ table }}
+        group by source_file, source_block
+    ) as staged_blocks
+        on staged_blocks.source_file is not distinct from raw_blocks.source_file
+        and staged_blocks.source_block is not distinct from raw_blocks.source_block
+    where raw_blocks.block_rows is distinct from staged_blocks.block_rows
+        or raw_blocks.hash_sum is distinct from staged_blocks.hash_sum
+),
+
+compared_raw_{{ table }} as (
+    select raw_rows.program_id, raw_rows.row_id, raw_rows.row_hash
+    from raw_{{ table }} as raw_rows
+    inner join changed_blocks_{{ table }} as blocks
+        on blocks.source_file is not distinct from raw_rows.source_file
+        and blocks.source_block is not distinct from raw_rows.source_block
+),
+
+compared_staged_{{ table }} as (
+    select staged_rows.program_id, staged_rows.row_id, staged_rows.row_hash
+    from staged_{{ table }} as staged_rows
+    inner join changed_blocks_{{ table }} as blocks
+        on blocks.source_file is not distinct from staged_rows.source_file
+        and blocks.source_block is not distinct from staged_rows.source_block
 ),
 
 staged_programs_{{ table }} as (
@@ -87,8 +137,8 @@ changed_{{ table }} as (
         coalesce(raw_rows.program_id, staged_rows.program_id) as program_id,
         coalesce(raw_rows.row_id, staged_rows.row_id) as row_id,
         'changed' as reason
-    from raw_{{ table }} as raw_rows
-    full outer join staged_{{ table }} as staged_rows
+    from compared_raw_{{ table }} as raw_rows
+    full outer join compared_staged_{{ table }} as staged_rows
         on staged_rows.row_hash = raw_rows.row_hash
         and staged_rows.program_id is not distinct from raw_rows.program_id
         and staged_rows.row_id is not distinct from raw_rows.row_id

@@ -50,10 +50,8 @@
     stg_raw__changed_keys compares raw and staged rows block by block first, and row by row
     only inside the blocks that differ. -#}
 {% macro row_block(source_row) -%}
-    cast(floor({{ source_row }} / {{ key_scope_block_rows() }}.0) as {{ dbt.type_bigint() }})
+    cast(floor({{ source_row }} / 8192.0) as {{ dbt.type_bigint() }})
 {%- endmacro %}
-
-{% macro key_scope_block_rows() -%}{{ return(8192) }}{%- endmacro %}
 
 {#- The raw table `table`, or on an incremental run only its rows whose key is listed in
     stg_raw__changed_keys. Always refs the list, so that dbt knows the dependency. -#}

@@ -126,11 +126,12 @@ def from_env(
 
 def memory_limit(value: str | None) -> str:
     """A DuckDB memory limit such as `7.5GB` or `900MiB` (the default when unset)."""
-    if value is None or not value.strip():
+    size = (value or "").strip()
+    if not size:
         return DEFAULT_DUCKDB_MEMORY_LIMIT
-    if not _MEMORY_LIMIT_RE.match(value.strip()):
+    if not _MEMORY_LIMIT_RE.match(size):
         raise ValueError(
             f"VIP_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size: write a number and a "
             "unit, e.g. 7.5GB or 900MiB"
         )
-    return value.strip()
+    return size

@@ -72,41 +72,36 @@ staged_{{ table }} as (
 
 {#- Blocks of rows (a file's rows by row number) whose raw and staged rows differ: a count
     and a sum of row hashes each side. Only their rows are compared one by one. #}
+{%- for side in ['raw', 'staged'] %}
+
+{{ side }}_blocks_{{ table }} as (
+    select source_file, source_block, count(*) as block_rows, sum(row_hash) as hash_sum
+    from {{ side }}_{{ table }}
+    group by source_file, source_block
+),
+{%- endfor %}
+
 changed_blocks_{{ table }} as (
     select
         coalesce(raw_blocks.source_file, staged_blocks.source_file) as source_file,
         coalesce(raw_blocks.source_block, staged_blocks.source_block) as source_block
-    from (
-        select source_file, source_block, count(*) as block_rows, sum(row_hash) as hash_sum
-        from raw_{{ table }}
-        group by source_file, source_block
-    ) as raw_blocks
-    full outer join (
-        select source_file, source_block, count(*) as block_rows, sum(row_hash) as hash_sum
-        from staged_{{ table }}
-        group by source_file, source_block
-    ) as staged_blocks
+    from raw_blocks_{{ table }} as raw_blocks
+    full outer join staged_blocks_{{ table }} as staged_blocks
         on staged_blocks.source_file is not distinct from raw_blocks.source_file
         and staged_blocks.source_block is not distinct from raw_blocks.source_block
     where raw_blocks.block_rows is distinct from staged_blocks.block_rows
         or raw_blocks.hash_sum is distinct from staged_blocks.hash_sum
 ),
+{%- for side in ['raw', 'staged'] %}
 
-compared_raw_{{ table }} as (
-    select raw_rows.program_id, raw_rows.row_id, raw_rows.row_hash
-    from raw_{{ table }} as raw_rows
+compared_{{ side }}_{{ table }} as (
+    select {{ side }}_rows.program_id, {{ side }}_rows.row_id, {{ side }}_rows.row_hash
+    from {{ side }}_{{ table }} as {{ side }}_rows
     inner join changed_blocks_{{ table }} as blocks
-        on blocks.source_file is not distinct from raw_rows.source_file
-        and blocks.source_block is not distinct from raw_rows.source_block
+        on blocks.source_file is not distinct from {{ side }}_rows.source_file
+        and blocks.source_block is not distinct from {{ side }}_rows.source_block
 ),
-
-compared_staged_{{ table }} as (
-    select staged_rows.program_id, staged_rows.row_id, staged_rows.row_hash
-    from staged_{{ table }} as staged_rows
-    inner join changed_blocks_{{ table }} as blocks
-        on blocks.source_file is not distinct from staged_rows.source_file
-        and blocks.source_block is not distinct from staged_rows.source_block
-),
+{%- endfor %}
 
 staged_programs_{{ table }} as (
     select

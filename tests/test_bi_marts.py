@@ -7,6 +7,8 @@ Checked in Python, independently of the dbt tests that run in the same build:
 - fct_tier_movements_monthly: opening + ins - outs = closing on every row; opening and
   closing are the distribution on the day before the month and its last day; the flows
   equal counts of fct_tier_changes and of the unenrolments;
+- fct_tier_movements: one row per change of fct_tier_changes (same id, day and tiers) and
+  one exit per member whose last history run ends;
 - fct_tier_migrations_monthly adds up to the movements' ins and outs;
 - fct_scenario_comparison: members per tier equal dim_customer_tier_current; the up / down /
   changed counts equal a member-by-member comparison with live; perk costs follow config.
@@ -62,6 +64,7 @@ def marts(bi_warehouse: Path) -> dict[str, pd.DataFrame]:
         "fct_tier_distribution_daily",
         "fct_tier_movements_monthly",
         "fct_tier_migrations_monthly",
+        "fct_tier_movements",
         "fct_scenario_comparison",
         "fct_tier_history",
         "fct_tier_changes",
@@ -263,6 +266,53 @@ def test_movement_flows_count_every_change_and_exit(marts: dict[str, pd.DataFram
         [*SCENARIO_KEY, "customer_id", "month_start_date"]
     )
     assert (per_member_month.size() > 1).any(), "the sample should have intra-month repeats"
+
+
+def test_member_movements_are_the_changes_and_the_exits(
+    marts: dict[str, pd.DataFrame],
+) -> None:
+    movements = marts["fct_tier_movements"]
+    changes = marts["fct_tier_changes"]
+    kinds = {"initial": "new", "upgrade": "upgrade", "downgrade": "downgrade"}
+    expected_changes = pd.DataFrame(
+        {
+            "change_id": changes["change_id"],
+            "program_id": changes["program_id"],
+            "scenario_id": changes["scenario_id"],
+            "customer_id": changes["customer_id"],
+            "movement_date": changes["change_date"],
+            "movement_kind": changes["direction"].map(kinds),
+            "from_tier_code": changes["from_tier_code"],
+            "to_tier_code": changes["to_tier_code"],
+        }
+    )
+    columns = list(expected_changes.columns)
+    got_changes = movements[movements["movement_kind"] != "exit"][columns]
+
+    def rows(frame: pd.DataFrame) -> list[tuple]:
+        return sorted(
+            tuple(None if pd.isna(v) else v for v in row)
+            for row in frame.itertuples(index=False, name=None)
+        )
+
+    assert rows(got_changes) == rows(expected_changes)
+
+    history = marts["fct_tier_history"].sort_values([*SCENARIO_KEY, "customer_id", "valid_from"])
+    last_runs = history.groupby([*SCENARIO_KEY, "customer_id"]).tail(1)
+    ended = last_runs[last_runs["valid_to"].notna()]
+    assert len(ended) > 0, "the sample should have unenrolments"
+    expected_exits = pd.DataFrame(
+        {
+            "program_id": ended["program_id"],
+            "scenario_id": ended["scenario_id"],
+            "customer_id": ended["customer_id"],
+            "movement_date": ended["valid_to"],
+            "from_tier_code": ended["tier_code"],
+        }
+    )
+    exits = movements[movements["movement_kind"] == "exit"]
+    assert exits["to_tier_code"].isna().all() and exits["change_id"].isna().all()
+    assert rows(exits[list(expected_exits.columns)]) == rows(expected_exits)
 
 
 def test_migrations_add_up_to_the_movements(marts: dict[str, pd.DataFrame]) -> None:

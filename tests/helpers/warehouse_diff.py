@@ -22,6 +22,7 @@ OUTPUT_MODELS = (
     "fct_uncounted_activity",
     "rejected_rows",
     "fct_tier_distribution_daily",
+    "fct_tier_movements",
     "fct_tier_movements_monthly",
     "fct_tier_migrations_monthly",
     "fct_scenario_comparison",

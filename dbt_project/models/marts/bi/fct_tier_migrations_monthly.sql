@@ -4,8 +4,8 @@
 --   upgrade    to a higher rank
 --   downgrade  to a lower rank (review, refund or manual assignment)
 --   exit       unenrolment (to_tier_code null), in the month of the unenrolment date
--- Every change counts (as in fct_tier_movements_monthly): summed by to tier the rows give
--- that model's ins, summed by from tier its outs.
+-- Counted from fct_tier_movements. Every change counts (as in fct_tier_movements_monthly):
+-- summed by to tier the rows give that model's ins, summed by from tier its outs.
 with
 
 programs as (
@@ -13,18 +13,11 @@ programs as (
     where is_buildable
 ),
 
-changes as (
-    select changes.*
-    from {{ ref('fct_tier_changes') }} as changes
+movements as (
+    select movements.*
+    from {{ ref('fct_tier_movements') }} as movements
     inner join programs
-        on programs.program_id = changes.program_id
-),
-
-history as (
-    select history.*
-    from {{ ref('fct_tier_history') }} as history
-    inner join programs
-        on programs.program_id = history.program_id
+        on programs.program_id = movements.program_id
 ),
 
 tiers as (
@@ -32,42 +25,6 @@ tiers as (
     from {{ ref('dim_program_tiers') }} as tiers
     inner join programs
         on programs.program_id = tiers.program_id
-),
-
-exits as (
-    select program_id, scenario_id, customer_id, tier_code, valid_to as exit_date
-    from (
-        select
-            history.*,
-            lead(valid_from) over (
-                partition by program_id, scenario_id, customer_id order by valid_from
-            ) as next_valid_from
-        from history
-    )
-    where valid_to is not null
-        and next_valid_from is null
-),
-
-movements as (
-    select
-        program_id,
-        scenario_id,
-        customer_id,
-        change_date as movement_date,
-        case direction when 'initial' then 'new' else direction end as movement_kind,
-        from_tier_code,
-        to_tier_code
-    from changes
-    union all
-    select
-        program_id,
-        scenario_id,
-        customer_id,
-        exit_date,
-        'exit',
-        tier_code,
-        null
-    from exits
 ),
 
 final as (

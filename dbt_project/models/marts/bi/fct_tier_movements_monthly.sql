@@ -13,8 +13,8 @@
 --   exits            members whose last run ends in the month: unenrolment
 -- Every change counts, so a member who goes silver -> gold -> silver within one month is
 -- one upgrade out of and one downgrade into silver, and one upgrade into and one downgrade
--- out of gold. Stocks come from fct_tier_distribution_daily, flows from fct_tier_changes and
--- fct_tier_history: the identity checks that the two agree.
+-- out of gold. Stocks come from fct_tier_distribution_daily, flows from fct_tier_movements
+-- (changes and exits): the identity checks that the two agree.
 with
 
 programs as (
@@ -29,18 +29,11 @@ distribution as (
         on programs.program_id = distribution.program_id
 ),
 
-changes as (
-    select changes.*
-    from {{ ref('fct_tier_changes') }} as changes
+movements as (
+    select movements.*
+    from {{ ref('fct_tier_movements') }} as movements
     inner join programs
-        on programs.program_id = changes.program_id
-),
-
-history as (
-    select history.*
-    from {{ ref('fct_tier_history') }} as history
-    inner join programs
-        on programs.program_id = history.program_id
+        on programs.program_id = movements.program_id
 ),
 
 tiers as (
@@ -67,44 +60,28 @@ month_bounds as (
     from months
 ),
 
-exits as (
-    -- the last run of a member who unenrolled: it ends on the unenrolment date
-    select program_id, scenario_id, customer_id, tier_code, valid_to as exit_date
-    from (
-        select
-            history.*,
-            lead(valid_from) over (
-                partition by program_id, scenario_id, customer_id order by valid_from
-            ) as next_valid_from
-        from history
-    )
-    where valid_to is not null
-        and next_valid_from is null
-),
-
 flows as (
     select
         program_id, scenario_id, to_tier_code as tier_code,
-        cast(date_trunc('month', change_date) as date) as month_start_date,
-        case direction
-            when 'initial' then 'new_members'
+        cast(date_trunc('month', movement_date) as date) as month_start_date,
+        case movement_kind
+            when 'new' then 'new_members'
             when 'upgrade' then 'upgrades_in'
             else 'downgrades_in'
         end as flow
-    from changes
+    from movements
+    where movement_kind <> 'exit'
     union all
     select
         program_id, scenario_id, from_tier_code,
-        cast(date_trunc('month', change_date) as date),
-        case direction when 'upgrade' then 'upgrades_out' else 'downgrades_out' end
-    from changes
-    where direction <> 'initial'
-    union all
-    select
-        program_id, scenario_id, tier_code,
-        cast(date_trunc('month', exit_date) as date),
-        'exits'
-    from exits
+        cast(date_trunc('month', movement_date) as date),
+        case movement_kind
+            when 'upgrade' then 'upgrades_out'
+            when 'downgrade' then 'downgrades_out'
+            else 'exits'
+        end
+    from movements
+    where movement_kind <> 'new'
 ),
 
 flow_counts as (

@@ -52,8 +52,8 @@ final as (
         exit_date,
         'exit',
         tier_code,
-        cast(null as varchar),
-        cast(null as varchar)
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }})
     from exits
 )
 

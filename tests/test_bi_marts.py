@@ -227,12 +227,17 @@ def test_movement_stocks_are_the_distribution_at_the_month_edges(
         assert row.is_complete_month == (month_end <= AS_OF)
 
 
+def _ended_last_runs(marts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each member's last history run, where it ends: the exits (unenrolments)."""
+    history = marts["fct_tier_history"].sort_values([*SCENARIO_KEY, "customer_id", "valid_from"])
+    last_runs = history.groupby([*SCENARIO_KEY, "customer_id"]).tail(1)
+    return last_runs[last_runs["valid_to"].notna()]
+
+
 def test_movement_flows_count_every_change_and_exit(marts: dict[str, pd.DataFrame]) -> None:
     changes = marts["fct_tier_changes"].copy()
     changes["month_start_date"] = changes["change_date"].map(lambda d: d.replace(day=1))
-    history = marts["fct_tier_history"].sort_values([*SCENARIO_KEY, "customer_id", "valid_from"])
-    last_runs = history.groupby([*SCENARIO_KEY, "customer_id"]).tail(1)
-    exits = last_runs[last_runs["valid_to"].notna()].copy()
+    exits = _ended_last_runs(marts).copy()
     exits["month_start_date"] = exits["valid_to"].map(lambda d: d.replace(day=1))
 
     keys = [*SCENARIO_KEY, "month_start_date", "tier_code"]
@@ -297,9 +302,7 @@ def test_member_movements_are_the_changes_and_the_exits(
 
     assert rows(got_changes) == rows(expected_changes)
 
-    history = marts["fct_tier_history"].sort_values([*SCENARIO_KEY, "customer_id", "valid_from"])
-    last_runs = history.groupby([*SCENARIO_KEY, "customer_id"]).tail(1)
-    ended = last_runs[last_runs["valid_to"].notna()]
+    ended = _ended_last_runs(marts)
     assert len(ended) > 0, "the sample should have unenrolments"
     expected_exits = pd.DataFrame(
         {

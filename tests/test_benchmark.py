@@ -16,6 +16,7 @@ from orchestration import benchmark as bench
 
 MEMBERS = 600
 AS_OF = dt.date(2025, 6, 30)
+MODELS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
 
 REQUIRED_KEYS = (
     "members", "full_build_s", "floor_s", "ratio_to_floor", "pandas_speedup", "peak_rss_gb",
@@ -68,8 +69,11 @@ def test_each_run_says_where_dbt_spent_its_time(results: dict) -> None:
         assert run["dbt_node_s"]["model"] > 0 and run["dbt_node_s"]["test"] > 0, run["label"]
         slowest = [node["s"] for node in run["slowest_nodes"]]
         assert len(slowest) == bench.SLOWEST_NODES and slowest == sorted(slowest, reverse=True)
+    # Which nodes are slowest at this size is timing noise; that they are the project's
+    # own models (named as dbt names them, not as unique ids) is not.
+    models = {path.stem for path in MODELS_DIR.rglob("*.sql")}
     full = results["runs"][0]
-    assert any(node["node"].startswith("int_tier_states") for node in full["slowest_nodes"])
+    assert any(node["node"] in models for node in full["slowest_nodes"]), full["slowest_nodes"]
 
 
 def test_the_volume_per_member_is_the_issues(results: dict) -> None:

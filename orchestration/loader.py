@@ -350,7 +350,9 @@ def _parquet_select(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable)
         if column.kind is Kind.DATE and types[source].startswith(_DATE_LIKE_SOURCE_TYPES):
             expr = f"cast({expr} as DATE)"
         parts.append(f"{_text_value(expr)} as {column.name}")
-    return f"select {', '.join(parts)} from {reader}"
+    # the row's 0-based position in the file, named so that no file column can clash
+    numbered = f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
+    return f"select {', '.join(parts)}, file_row_number as _file_row from {numbered}"
 
 
 def _typed_table(table: RawTable) -> str:
@@ -364,39 +366,48 @@ def _relative(path: Path, raw_dir: Path) -> str:
         return str(path)
 
 
-def _typed_select(table: RawTable) -> str:
+def _typed_select(table: RawTable, source: str = "_file", row_number: str = "rowid") -> str:
     """Typed columns, lineage, the row's program and key, and `_reason` (NULL when the row
-    is loaded, else every problem found, `; `-separated), over `_file` (text columns)."""
-    typed = ", ".join(
-        f"{column.parse_sql(column.name)} as {column.name}" for column in table.columns
+    is loaded, else every problem found, `; `-separated), over `source` (text columns, and
+    `row_number`: the row's 0-based position in its file). Each value is parsed once: the
+    inner query parses, the outer one reads the parsed value for the rejection reasons."""
+    parsed = ", ".join(
+        f"{column.parse_sql(column.name)} as _parsed_{column.name}" for column in table.columns
     )
-    problems = ", ".join(column.problem_sql(column.name) for column in table.columns)
+    typed = ", ".join(f"_parsed_{column.name} as {column.name}" for column in table.columns)
+    problems = ", ".join(
+        column.problem_sql(column.name, f"_parsed_{column.name}") for column in table.columns
+    )
     program = "program_id" if table.has_program else "NULL"
     return f"""
         select
             {typed},
             ? as _source_file,
-            rowid + 1 as _source_row,
+            _row_number + 1 as _source_row,
             {program} as _program_id,
             {table.row_key_sql()} as _row_key,
             nullif(concat_ws('; ', {problems}), '') as _reason
-        from _file
+        from (
+            select *, {parsed}, {row_number} as _row_number from {source}
+        ) as _parsing
     """
 
 
 def _read_file(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable, raw_dir: Path) -> None:
-    """Append one file to `_typed_<table>`. The file is first copied as text into a temp
-    table, whose rowid is the row's position in the file (insertion order is preserved)."""
+    """Append one file to `_typed_<table>`. A Parquet file is typed as it is read, with the
+    reader's `file_row_number`; a CSV file is first copied as text into a temp table, whose
+    rowid is the row's position in the file (insertion order is preserved)."""
     try:
         if _has_suffix(path, PARQUET_SUFFIXES):
-            select = _parquet_select(con, path, table)
+            source, row_number = f"({_parquet_select(con, path, table)})", "_file_row"
         else:
             select = _csv_select(path, table)
-        if select is None:
-            return
-        con.execute(f"create or replace temp table _file as {select}")
+            if select is None:
+                return
+            con.execute(f"create or replace temp table _file as {select}")
+            source, row_number = "_file", "rowid"
         con.execute(
-            f"insert into {_typed_table(table)} {_typed_select(table)}",
+            f"insert into {_typed_table(table)} {_typed_select(table, source, row_number)}",
             [_relative(path, raw_dir)],
         )
     except duckdb.Error as exc:

@@ -61,17 +61,21 @@ def test_input_forms_load_the_same_rows(work_dir: Path, form: str) -> None:
     assert rows == [(f"o{i}", dt.datetime(2024, 2, 1, 12), Decimal("100.00")) for i in range(1, 6)]
 
 
-def test_folder_parts_keep_file_and_row(work_dir: Path) -> None:
-    raw_dir = write_raw_dir(work_dir / "raw", minimal_tables(), form="csv_folder", parts=2)
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_folder_parts_keep_file_and_row(work_dir: Path, suffix: str) -> None:
+    """The row number is the row's 1-based position in its file, in either format (CSV rows
+    are numbered as copied; Parquet rows by the reader's file_row_number)."""
+    form = f"{suffix}_folder"
+    raw_dir = write_raw_dir(work_dir / "raw", minimal_tables(), form=form, parts=2)
     warehouse = work_dir / "wh.duckdb"
     load_raw_dir(raw_dir, warehouse)
     rows = query(warehouse, "select order_id, _source_file, _source_row from raw.orders")
     assert sorted(rows) == [
-        ("o1", "orders/part-0000.csv", 1),
-        ("o2", "orders/part-0000.csv", 2),
-        ("o3", "orders/part-0000.csv", 3),
-        ("o4", "orders/part-0001.csv", 1),
-        ("o5", "orders/part-0001.csv", 2),
+        ("o1", f"orders/part-0000.{suffix}", 1),
+        ("o2", f"orders/part-0000.{suffix}", 2),
+        ("o3", f"orders/part-0000.{suffix}", 3),
+        ("o4", f"orders/part-0001.{suffix}", 1),
+        ("o5", f"orders/part-0001.{suffix}", 2),
     ]
 
 

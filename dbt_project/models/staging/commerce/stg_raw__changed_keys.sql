@@ -45,7 +45,9 @@ programs as (
 {%- for table, spec in tables.items() if table in staged %}
 {%- set relation = staged[table]['relation'] %}
 
-raw_{{ table }} as (
+-- raw_ and staged_ rows are read four times each: recomputed, not stored (at 1M members
+-- DuckDB's stored copies took 10 GB and half the query's CPU; docs/benchmarks.md)
+raw_{{ table }} as {{ not_materialized() }} (
     select
         program_id,
         {{ spec['id'] }} as row_id,
@@ -58,7 +60,7 @@ raw_{{ table }} as (
 
 {%- if staged[table]['current'] %}
 
-staged_{{ table }} as (
+staged_{{ table }} as {{ not_materialized() }} (
     select
         program_id,
         {{ spec['id'] }} as row_id,

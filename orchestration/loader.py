@@ -335,7 +335,8 @@ def _csv_select(path: Path, table: RawTable) -> str | None:
 
 
 def _parquet_select(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable) -> str:
-    reader = f"read_parquet({_sql_str(str(path))})"
+    file = _sql_str(str(path))
+    reader = f"read_parquet({file})"
     described = con.execute(f"describe select * from {reader}").fetchall()
     names = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
@@ -351,7 +352,7 @@ def _parquet_select(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable)
             expr = f"cast({expr} as DATE)"
         parts.append(f"{_text_value(expr)} as {column.name}")
     # the row's 0-based position in the file, named so that no file column can clash
-    numbered = f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
+    numbered = f"read_parquet({file}, file_row_number = true)"
     return f"select {', '.join(parts)}, file_row_number as _file_row from {numbered}"
 
 

@@ -63,14 +63,14 @@ class Column:
         NULL when it does not parse."""
         return _PARSERS[self.kind](text)
 
-    def problem_sql(self, text: str, parsed: str | None = None) -> str:
+    def problem_sql(self, text: str, parsed: str) -> str:
         """SQL giving this column's rejection reason for a row, or NULL when it is fine.
-        `parsed` names the value `parse_sql(text)` gave, when the query already has it:
-        parsing a timestamp or an amount twice costs seconds at millions of rows."""
+        `parsed` names the value `parse_sql(text)` gave in the same query: parsing a
+        timestamp or an amount twice costs seconds at millions of rows."""
         quoted = f"'''' || left({text}, {_QUOTE_CHARS}) || ''''"
         missing = f"'missing required {self.name}'"
         unparseable = f"'unparseable {self.name}: ' || {quoted}"
-        parse_fails = f"{text} is not null and ({parsed or self.parse_sql(text)}) is null"
+        parse_fails = f"{text} is not null and {parsed} is null"
         if self.required:
             return (
                 f"case when {text} is null then {missing} when {parse_fails} then {unparseable} end"

@@ -31,19 +31,16 @@ members as (
     where is_eligible_member
 ),
 
--- One aggregation over contributions and eligibility starts together, amounts kept in
--- decimal(18, 2): at 1M members the earlier two aggregations with 38-digit sums ran out of
--- DuckDB's 8 GB (docs/benchmarks.md).
-evaluation_days as (
+-- One row per contribution and per eligibility start (the member's first evaluation day),
+-- with its spec's window start on that day.
+activity_rows as (
     select
-        spec_key,
-        customer_key,
-        day,
-        bool_or(has_activity) as has_activity,
-        bool_or(has_trigger) as has_trigger,
-        bool_or(has_reduction) as has_reduction,
-        cast(sum(known_amount) as decimal(18, 2)) as known_amount,
-        cast(sum(immediate_amount) as decimal(18, 2)) as immediate_amount
+        days.*,
+        greatest(
+            specs.counting_start_date,
+            coalesce({{ window_start('specs.window_kind', 'days.day') }},
+                specs.counting_start_date)
+        ) as window_from
     from (
         select
             spec_key,
@@ -72,29 +69,52 @@ evaluation_days as (
         inner join specs
             on specs.program_id = members.program_id
     ) as days
-    group by spec_key, customer_key, day
+    inner join specs
+        on specs.spec_key = days.spec_key
+),
+
+-- The member's days and running sums in one sort, no aggregation first: a day's totals are
+-- those of its last row (range frames take in a row's same-day peers), and the first row
+-- of each day is kept. Grouping the rows by day first cost as much as this window again
+-- (docs/benchmarks.md); sums are kept in decimal(18, 2).
+running_rows as (
+    select
+        spec_key,
+        customer_key,
+        day,
+        window_from,
+        bool_or(has_activity) over same_day as has_activity,
+        bool_or(has_trigger) over same_day as has_trigger,
+        bool_or(has_reduction) over same_day as has_reduction,
+        cast(sum(known_amount) over through_day as decimal(18, 2)) as known_by_day,
+        cast(sum(immediate_amount) over through_day as decimal(18, 2)) as immediate_through_day,
+        lag(day) over member_rows as previous_row_day
+    from activity_rows
+    window
+        member_rows as (partition by spec_key, customer_key order by day),
+        same_day as (
+            partition by spec_key, customer_key order by day
+            range between current row and current row
+        ),
+        through_day as (
+            partition by spec_key, customer_key order by day
+            range between unbounded preceding and current row
+        )
 ),
 
 running_days as (
     select
-        evaluation_days.*,
-        greatest(
-            specs.counting_start_date,
-            coalesce({{ window_start('specs.window_kind', 'evaluation_days.day') }},
-                specs.counting_start_date)
-        ) as window_from,
-        cast(sum(evaluation_days.known_amount) over member_days as decimal(18, 2))
-            as known_by_day,
-        cast(sum(evaluation_days.immediate_amount) over member_days as decimal(18, 2))
-            as immediate_through_day
-    from evaluation_days
-    inner join specs
-        on specs.spec_key = evaluation_days.spec_key
-    window member_days as (
-        partition by evaluation_days.spec_key, evaluation_days.customer_key
-        order by evaluation_days.day
-        rows between unbounded preceding and current row
-    )
+        spec_key,
+        customer_key,
+        day,
+        window_from,
+        has_activity,
+        has_trigger,
+        has_reduction,
+        known_by_day,
+        immediate_through_day
+    from running_rows
+    where previous_row_day is null or previous_row_day <> day
 ),
 
 before_window as (

@@ -3,9 +3,13 @@
     (1 for the copy kept) and the first copy's source_file / source_row.
     Repeated keys are rare, so the ordered window functions run only on their rows; every
     other row gets the trivial values. `key` is a comma-separated column list (nulls
-    compare equal), `copy_order` an ORDER BY list. -#}
-{% macro flag_duplicates(relation, key, copy_order) -%}
+    compare equal); `content_columns` are compared as one text (row_content) and order the
+    copies after source_file and source_row. That text is built only for the rows of
+    repeated keys, not for every staged row (docs/benchmarks.md). -#}
+{% macro flag_duplicates(relation, key, content_columns) -%}
     {%- set key_columns = key.split(',') | map('trim') | list -%}
+    {%- set content = row_content(content_columns) -%}
+    {%- set copy_order = 'source_file, source_row, ' ~ content -%}
     {%- set matches_repeated_key -%}
         exists (
             select 1 from repeated_keys
@@ -36,8 +40,8 @@
         select
             flagged_rows.*,
             count(*) over (partition by {{ key }}) as key_rows,
-            min(row_content) over (partition by {{ key }})
-                <> max(row_content) over (partition by {{ key }}) as has_key_conflict,
+            min({{ content }}) over (partition by {{ key }})
+                <> max({{ content }}) over (partition by {{ key }}) as has_key_conflict,
             row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
             first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
                 as first_source_file,

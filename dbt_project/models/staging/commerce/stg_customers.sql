@@ -10,8 +10,7 @@
 -- a customer enrolled after as_of is a pending member in this build.
 {%- set required_columns = ['program_id', 'customer_id'] -%}
 {%- set content_columns = ['email', 'first_name', 'last_name', 'birthday', 'raw_enrolled_at', 'raw_unenrolled_at'] -%}
-{%- set key = 'program_id, customer_id, basic_rejection' -%}
-{%- set copy_order = 'source_file, source_row, row_content' %}
+{%- set key = 'program_id, customer_id, basic_rejection' %}
 
 with
 
@@ -65,13 +64,12 @@ checked as (
         case
             when {{ any_missing(required_columns) }} then 'missing_required_value'
             when not is_known_program then 'unknown_program'
-        end as basic_rejection,
-        {{ row_content(content_columns) }} as row_content
+        end as basic_rejection
     from localized
 ),
 
 duplicates as (
-    {{ flag_duplicates('checked', key, copy_order) }}
+    {{ flag_duplicates('checked', key, content_columns) }}
 ),
 
 judged as (

@@ -3,8 +3,7 @@
 -- cut at as_of: an order only ever uses a rate dated on or before its own (local) date.
 {%- set required_columns = ['currency', 'quote_currency', 'rate_date', 'rate'] -%}
 {%- set content_columns = ['rate'] -%}
-{%- set key = 'currency, quote_currency, rate_date, basic_rejection' -%}
-{%- set copy_order = 'source_file, source_row, row_content' %}
+{%- set key = 'currency, quote_currency, rate_date, basic_rejection' %}
 
 with
 
@@ -33,13 +32,12 @@ checked as (
         *,
         case
             when {{ any_missing(required_columns) }} then 'missing_required_value'
-        end as basic_rejection,
-        {{ row_content(content_columns) }} as row_content
+        end as basic_rejection
     from renamed
 ),
 
 duplicates as (
-    {{ flag_duplicates('checked', key, copy_order) }}
+    {{ flag_duplicates('checked', key, content_columns) }}
 ),
 
 judged as (

@@ -4,8 +4,7 @@
 -- as_of do not exist.
 {%- set required_columns = ['program_id', 'assignment_id', 'customer_id', 'tier_code', 'assigned_at'] -%}
 {%- set content_columns = ['customer_id', 'tier_code', 'assigned_at', 'reason', 'assigned_by'] -%}
-{%- set key = 'program_id, assignment_id, basic_rejection' -%}
-{%- set copy_order = 'source_file, source_row, row_content' %}
+{%- set key = 'program_id, assignment_id, basic_rejection' %}
 
 with
 
@@ -61,13 +60,12 @@ checked as (
         case
             when {{ any_missing(required_columns) }} then 'missing_required_value'
             when not is_known_program then 'unknown_program'
-        end as basic_rejection,
-        {{ row_content(content_columns) }} as row_content
+        end as basic_rejection
     from in_scope
 ),
 
 duplicates as (
-    {{ flag_duplicates('checked', key, copy_order) }}
+    {{ flag_duplicates('checked', key, content_columns) }}
 ),
 
 judged as (

@@ -10,8 +10,7 @@
 -- exist; a cancellation dated after it has not happened yet.
 {%- set required_columns = ['program_id', 'order_id', 'customer_id', 'ordered_at', 'currency', 'total_amount'] -%}
 {%- set content_columns = ['customer_id', 'ordered_at', 'currency', 'total_amount', 'raw_cancelled_at'] -%}
-{%- set key = 'program_id, order_id, basic_rejection' -%}
-{%- set copy_order = 'source_file, source_row, row_content' %}
+{%- set key = 'program_id, order_id, basic_rejection' %}
 
 with
 
@@ -70,13 +69,12 @@ checked as (
         case
             when {{ any_missing(required_columns) }} then 'missing_required_value'
             when not is_known_program then 'unknown_program'
-        end as basic_rejection,
-        {{ row_content(content_columns) }} as row_content
+        end as basic_rejection
     from in_scope
 ),
 
 duplicates as (
-    {{ flag_duplicates('checked', key, copy_order) }}
+    {{ flag_duplicates('checked', key, content_columns) }}
 ),
 
 judged as (

@@ -12,8 +12,7 @@
     'manual_adjustment', 'tier_bonus', 'redemption', 'expiration'] -%}
 {%- set required_columns = ['program_id', 'entry_id', 'customer_id', 'occurred_at', 'activity', 'points'] -%}
 {%- set content_columns = ['customer_id', 'occurred_at', 'activity', 'points', 'order_id'] -%}
-{%- set key = 'program_id, entry_id, basic_rejection' -%}
-{%- set copy_order = 'source_file, source_row, row_content' %}
+{%- set key = 'program_id, entry_id, basic_rejection' %}
 
 with
 
@@ -71,13 +70,12 @@ checked as (
         case
             when {{ any_missing(required_columns) }} then 'missing_required_value'
             when not is_known_program then 'unknown_program'
-        end as basic_rejection,
-        {{ row_content(content_columns) }} as row_content
+        end as basic_rejection
     from in_scope
 ),
 
 duplicates as (
-    {{ flag_duplicates('checked', key, copy_order) }}
+    {{ flag_duplicates('checked', key, content_columns) }}
 ),
 
 judged as (

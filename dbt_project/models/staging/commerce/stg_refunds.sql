@@ -9,8 +9,7 @@
 -- in int_refunds__validated. Refunds dated after the program's as_of do not exist.
 {%- set required_columns = ['program_id', 'refund_id', 'order_id', 'refunded_at', 'amount'] -%}
 {%- set content_columns = ['order_id', 'refunded_at', 'amount'] -%}
-{%- set key = 'program_id, refund_id, basic_rejection' -%}
-{%- set copy_order = 'source_file, source_row, row_content' %}
+{%- set key = 'program_id, refund_id, basic_rejection' %}
 
 with
 
@@ -66,13 +65,12 @@ checked as (
         case
             when {{ any_missing(required_columns) }} then 'missing_required_value'
             when not is_known_program then 'unknown_program'
-        end as basic_rejection,
-        {{ row_content(content_columns) }} as row_content
+        end as basic_rejection
     from in_scope
 ),
 
 duplicates as (
-    {{ flag_duplicates('checked', key, copy_order) }}
+    {{ flag_duplicates('checked', key, content_columns) }}
 ),
 
 judged as (

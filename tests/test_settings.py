@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR, DEFAULT_DUCKDB_MEMORY_LIMIT, from_env
+from tests.helpers.dbt_cli import run_dbt
 
 
 def test_the_memory_limit_reaches_dbt_and_the_loader(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,3 +36,24 @@ def test_the_profile_falls_back_to_the_same_default() -> None:
     profile = (DBT_PROJECT_DIR / "profiles.yml").read_text()
     (default,) = re.findall(r"env_var\('VIP_DUCKDB_MEMORY_LIMIT', '([^']+)'\)", profile)
     assert default == DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+def test_dbt_runs_under_the_configured_memory_limit(tmp_path: Path) -> None:
+    """The profile's DuckDB options reach the connections dbt's models run on: the
+    memory limit from VIP_DUCKDB_MEMORY_LIMIT, and insertion order not preserved."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    query = (
+        "select current_setting('memory_limit') as memory_limit, "
+        "current_setting('preserve_insertion_order') as preserve_insertion_order"
+    )
+    env = {"VIP_DUCKDB_MEMORY_LIMIT": "300MiB"}
+    done = run_dbt(
+        warehouse,
+        tmp_path,
+        ["show", "--inline", query, "--output", "json", "--log-format", "text"],
+        {},
+        extra_env=env,
+    )
+    rows = json.loads(done.stdout[done.stdout.index("{") : done.stdout.rindex("}") + 1])["show"]
+    assert rows == [{"memory_limit": "300.0 MiB", "preserve_insertion_order": False}]

@@ -19,13 +19,16 @@ def run_dbt(
     dbt_vars: dict[str, Any],
     project_dir: Path = DBT_PROJECT_DIR,
     expect_success: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`dbt <args> --vars <dbt_vars>` on `warehouse`; dbt writes its target and logs under
     `artefacts`, never into dbt_project/. Fails the test with dbt's output on an error,
-    unless `expect_success` is false (the caller then checks the result)."""
+    unless `expect_success` is false (the caller then checks the result). `extra_env`
+    overrides the environment the settings give dbt."""
     put_venv_on_path()
     env = {**os.environ, **Settings(warehouse=warehouse).dbt_env()}
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env.update(extra_env or {})
     done = subprocess.run(
         [
             dbt_executable(),

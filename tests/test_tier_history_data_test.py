@@ -1,0 +1,106 @@
+"""The data test of fct_tier_history (tests/dbt/generic/test_runs_are_contiguous.sql): one
+sort of the model checks its key, the runs' contiguity and that consecutive runs differ in
+tier. Each rule is broken for a different member of a built warehouse, and the test must
+report exactly those members, each with the rule it breaks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from tests.helpers.dbt_cli import run_dbt
+from tests.test_bi_marts import AS_OF
+
+PARTITION = ("program_id", "scenario_id", "customer_id")
+
+
+def _members_with_runs(con: duckdb.DuckDBPyConnection, count: int) -> list[tuple[str, str, str]]:
+    """`count` (program, scenario, member) partitions with at least three runs, each closed
+    run at least two days long, the last one open-ended."""
+    return con.execute(
+        """
+        select program_id, scenario_id, customer_id
+        from main.fct_tier_history
+        group by all
+        having count(*) >= 3 and count(*) = count(valid_to) + 1
+            and min(valid_to - valid_from) >= 2
+        order by all
+        limit ?
+        """,
+        [count],
+    ).fetchall()
+
+
+def _break(con: duckdb.DuckDBPyConnection, member: tuple[str, str, str], how: str) -> None:
+    """Break one rule in the member's runs (ordered by valid_from: first, second, …, last)."""
+    where = " and ".join(f"{column} = ?" for column in PARTITION) + " and valid_from = ?"
+    runs = con.execute(
+        f"select valid_from, tier_code from main.fct_tier_history "
+        f"where {' and '.join(f'{column} = ?' for column in PARTITION)} order by valid_from",
+        list(member),
+    ).fetchall()
+    first, second, last = runs[0][0], runs[1][0], runs[-1][0]
+    if how == "duplicate key":
+        statement, args = (
+            f"insert into main.fct_tier_history select * from main.fct_tier_history where {where}",
+            [first],
+        )
+    elif how == "gap":
+        statement, args = (
+            f"update main.fct_tier_history set valid_to = valid_to - 1 where {where}",
+            [first],
+        )
+    elif how == "open run before another":
+        statement, args = f"update main.fct_tier_history set valid_to = null where {where}", [first]
+    elif how == "empty run":
+        statement, args = (
+            f"update main.fct_tier_history set valid_to = valid_from where {where}",
+            [last],
+        )
+    else:  # repeated tier: the second run gets the first run's tier
+        statement, args = f"update main.fct_tier_history set tier_code = ? where {where}", [second]
+        con.execute(statement, [runs[0][1], *member, *args])
+        return
+    con.execute(statement, [*member, *args])
+
+
+def test_each_broken_rule_is_reported_for_its_member(bi_warehouse: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(bi_warehouse, warehouse)
+    expected = {
+        "duplicate key": "does not start where the previous run ends",
+        "gap": "does not start where the previous run ends",
+        "open run before another": "open-ended run followed by another",
+        "empty run": "valid_to is not after valid_from",
+        "repeated tier": "same tier_code as the previous run",
+    }
+    with duckdb.connect(str(warehouse)) as con:
+        members = _members_with_runs(con, len(expected))
+        assert len(members) == len(expected), "the BI warehouse has too few tier changes"
+        broken = dict(zip(members, expected, strict=True))
+        for member, how in broken.items():
+            _break(con, member, how)
+
+    done = run_dbt(
+        warehouse,
+        tmp_path,
+        ["test", "--select", "fct_tier_history,test_name:runs_are_contiguous", "--store-failures"],
+        {"as_of": AS_OF.isoformat()},
+        expect_success=False,
+    )
+    assert done.returncode == 1, done.stdout[-3000:]
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (audit,) = con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() "
+            "where schema_name = 'dbt_test__audit' and table_name like 'runs_are_contiguous%'"
+        ).fetchone()
+        reported = con.execute(
+            f"select distinct {', '.join(PARTITION)}, problem from {audit}"
+        ).fetchall()
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for program_id, scenario_id, customer_id, problem in reported:
+        found.setdefault((program_id, scenario_id, customer_id), set()).add(problem)
+    assert found == {member: {expected[how]} for member, how in broken.items()}

@@ -34,36 +34,26 @@ def _members_with_runs(con: duckdb.DuckDBPyConnection, count: int) -> list[tuple
 
 
 def _break(con: duckdb.DuckDBPyConnection, member: tuple[str, str, str], how: str) -> None:
-    """Break one rule in the member's runs (ordered by valid_from: first, second, …, last)."""
-    where = " and ".join(f"{column} = ?" for column in PARTITION) + " and valid_from = ?"
+    """Break one rule in one of the member's runs (ordered by valid_from)."""
+    member_where = " and ".join(f"{column} = ?" for column in PARTITION)
     runs = con.execute(
-        f"select valid_from, tier_code from main.fct_tier_history "
-        f"where {' and '.join(f'{column} = ?' for column in PARTITION)} order by valid_from",
+        f"select valid_from, tier_code from main.fct_tier_history where {member_where} "
+        "order by valid_from",
         list(member),
     ).fetchall()
-    first, second, last = runs[0][0], runs[1][0], runs[-1][0]
-    if how == "duplicate key":
-        statement, args = (
-            f"insert into main.fct_tier_history select * from main.fct_tier_history where {where}",
-            [first],
-        )
-    elif how == "gap":
-        statement, args = (
-            f"update main.fct_tier_history set valid_to = valid_to - 1 where {where}",
-            [first],
-        )
-    elif how == "open run before another":
-        statement, args = f"update main.fct_tier_history set valid_to = null where {where}", [first]
-    elif how == "empty run":
-        statement, args = (
-            f"update main.fct_tier_history set valid_to = valid_from where {where}",
-            [last],
-        )
-    else:  # repeated tier: the second run gets the first run's tier
-        statement, args = f"update main.fct_tier_history set tier_code = ? where {where}", [second]
-        con.execute(statement, [runs[0][1], *member, *args])
-        return
-    con.execute(statement, [*member, *args])
+    first, second, last = runs[0], runs[1], runs[-1]
+    table = "main.fct_tier_history"
+    # how → (statement, its values before the member's key, the run it changes)
+    changes: dict[str, tuple[str, list[object], tuple[object, ...]]] = {
+        "duplicate key": (f"insert into {table} select * from {table} where {{}}", [], first),
+        "gap": (f"update {table} set valid_to = valid_to - 1 where {{}}", [], first),
+        "open run before another": (f"update {table} set valid_to = null where {{}}", [], first),
+        "empty run": (f"update {table} set valid_to = valid_from where {{}}", [], last),
+        # the second run gets the first run's tier
+        "repeated tier": (f"update {table} set tier_code = ? where {{}}", [first[1]], second),
+    }
+    statement, values, run = changes[how]
+    con.execute(statement.format(f"{member_where} and valid_from = ?"), [*values, *member, run[0]])
 
 
 def test_each_broken_rule_is_reported_for_its_member(bi_warehouse: Path, tmp_path: Path) -> None:

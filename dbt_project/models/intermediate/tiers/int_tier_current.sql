@@ -57,28 +57,41 @@ current_states as (
         end as review_window_from
     from members
     inner join last_states
-        on last_states.scenario_key = members.scenario_key
+        on last_states.scenario_key = members.engine_scenario_key
         and last_states.customer_key = members.customer_key
         and last_states.recency = 1
 ),
 
+-- The windows to sum, once each: scenarios sharing a spec (live and its mode_* twin, custom
+-- scenarios that change only thresholds) share window_from, and review_window_from too
+-- whenever their reviews fall on the same day (always for twins; base-tier members have
+-- none). At 200k members this sums a third fewer windows (docs/benchmarks.md).
+windows as (
+    select distinct
+        spec_key, customer_key, window_kind, as_of_date, window_from, review_window_from
+    from current_states
+),
+
 totals as (
     select
-        current_states.scenario_key,
-        current_states.customer_key,
-        sum(case when contributions.attribution_date >= current_states.window_from
+        windows.spec_key,
+        windows.customer_key,
+        windows.window_from,
+        windows.review_window_from,
+        sum(case when contributions.attribution_date >= windows.window_from
             then contributions.amount else 0 end) as window_total,
-        sum(case when contributions.attribution_date >= current_states.review_window_from
+        sum(case when contributions.attribution_date >= windows.review_window_from
             then contributions.amount else 0 end) as review_window_total,
-        min(case when contributions.attribution_date >= current_states.window_from
-            then {{ window_exit_date('current_states.window_kind', 'contributions.attribution_date') }}
+        min(case when contributions.attribution_date >= windows.window_from
+            then {{ window_exit_date('windows.window_kind', 'contributions.attribution_date') }}
             end) as first_exit_date
-    from current_states
+    from windows
     inner join contributions
-        on contributions.spec_key = current_states.spec_key
-        and contributions.customer_key = current_states.customer_key
-        and contributions.attribution_date <= current_states.as_of_date
-    group by current_states.scenario_key, current_states.customer_key
+        on contributions.spec_key = windows.spec_key
+        and contributions.customer_key = windows.customer_key
+        and contributions.attribution_date <= windows.as_of_date
+    group by
+        windows.spec_key, windows.customer_key, windows.window_from, windows.review_window_from
 ),
 
 final as (
@@ -111,8 +124,10 @@ final as (
         on bands.scenario_key = current_states.scenario_key
         and bands.tier_rank = current_states.tier_rank
     left join totals
-        on totals.scenario_key = current_states.scenario_key
+        on totals.spec_key = current_states.spec_key
         and totals.customer_key = current_states.customer_key
+        and totals.window_from = current_states.window_from
+        and totals.review_window_from is not distinct from current_states.review_window_from
 )
 
 select * from final

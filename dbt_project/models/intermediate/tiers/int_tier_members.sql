@@ -1,4 +1,5 @@
--- Eligible members × scenarios of their program: the units the tier state machine runs on.
+-- Eligible members × scenarios of their program. The tier state machine runs on the rows
+-- whose scenario is its own engine scenario (int_tier_scenarios).
 with
 
 members as (
@@ -13,6 +14,7 @@ scenarios as (
 final as (
     select
         scenarios.scenario_key,
+        scenarios.engine_scenario_key,
         members.customer_key,
         scenarios.program_id,
         scenarios.scenario_id,

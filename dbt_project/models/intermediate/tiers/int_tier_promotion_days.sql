@@ -3,10 +3,12 @@
 -- days with a positive contribution and the eligibility start (§4). Review days are
 -- promotion days too; the state machine computes those itself. A day whose total reaches
 -- only the base tier can never promote anyone, so only E keeps such a row.
+-- Engine scenarios only, like int_tier_states (int_tier_scenarios).
 with
 
 members as (
     select * from {{ scoped_ref('int_tier_members') }}
+    where scenario_key = engine_scenario_key
 ),
 
 window_totals as (

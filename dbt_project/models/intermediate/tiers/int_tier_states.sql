@@ -9,6 +9,8 @@
 -- next (next review, next promotion the totals reach, next refund that can undo the
 -- provisional promotion, next manual assignment), so its depth is the number of state
 -- changes per member, never the number of days or orders.
+-- It runs for engine scenarios only: a scenario with the same rules as an earlier one of
+-- its program reads that one's states (int_tier_scenarios.engine_scenario_key).
 --
 -- Each step applies the four steps of that day in order: (1) review, (2) promotion,
 -- (3) refund re-evaluation, (4) manual assignment.
@@ -16,7 +18,7 @@ with recursive
 
 members as (
     select * from {{ scoped_ref('int_tier_members') }}
-    where {{ member_batch('customer_key') }}
+    where scenario_key = engine_scenario_key and {{ member_batch('customer_key') }}
 ),
 
 promotion_days as (

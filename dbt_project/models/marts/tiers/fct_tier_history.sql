@@ -41,11 +41,12 @@ final as (
         coalesce(runs.next_change_day, members.unenrolled_date) as valid_to,
         runs.change_reason
     from runs
+    -- each scenario reads the states of its engine scenario (int_tier_scenarios)
     inner join members
-        on members.scenario_key = runs.scenario_key
+        on members.engine_scenario_key = runs.scenario_key
         and members.customer_key = runs.customer_key
     inner join bands
-        on bands.scenario_key = runs.scenario_key
+        on bands.scenario_key = members.scenario_key
         and bands.tier_rank = runs.tier_rank
 )
 

@@ -3,8 +3,8 @@
 -- for it (`engine_scenario_key`). Scenarios of a program with the same window spec, refund
 -- policy and tier ladder (codes, ranks, thresholds) have the same states: live and the
 -- mode_* scenario of its own period always do. The state machine runs once for them, for
--- the first of them in scenario order; int_tier_current and fct_tier_history read those
--- states for each of them.
+-- the first of them in scenario order; int_tier_current, fct_tier_history and
+-- int_tier_changes read those states for each of them.
 with
 
 scenarios as (

@@ -78,7 +78,10 @@ cancellation_contributions as (
         orders.program_id, orders.customer_id, 'spend' as milestone, 'orders' as source_table,
         orders.order_id as source_id, 'cancellation' as activity,
         orders.order_date as attribution_date, orders.cancelled_date as known_date,
-        -greatest(orders.amount - coalesce(refunded_per_order.refunded_amount, 0), 0) as amount
+        -- decimal(18, 2) like every other amount: the sum of the refunds would widen the
+        -- union's amounts to decimal(38, 2), a 128-bit integer in every later join and sum
+        cast(-greatest(orders.amount - coalesce(refunded_per_order.refunded_amount, 0), 0)
+            as decimal(18, 2)) as amount
     from orders
     left join refunded_per_order
         on refunded_per_order.program_id = orders.program_id

@@ -10,20 +10,42 @@
 --           L(e) and known by e (a small join).
 with
 
+-- Specs of a program with the same milestone, qualifying activities and counting start have
+-- the same contributions and differ only in their window kind: they form one contribution
+-- set, named by its least spec_key. The running sums are computed once per set and member;
+-- each spec then reads them with its own window start. (The bundled samples have 13 specs in
+-- 6 sets: the window sorts less than half the rows it sorted per spec, docs/benchmarks.md.)
 specs as (
-    select distinct spec_key, program_id, window_kind, counting_start_date
-    from {{ ref('int_window_specs') }}
+    select
+        spec_key,
+        program_id,
+        window_kind,
+        counting_start_date,
+        min(spec_key) over (
+            partition by program_id, milestone, activities_key, counting_start_date
+        ) as set_key
+    from (
+        select distinct
+            spec_key, program_id, milestone, window_kind, counting_start_date, activities_key
+        from {{ ref('int_window_specs') }}
+    ) as distinct_specs
 ),
 
-all_contributions as (
+sets as (
+    select distinct set_key, program_id from specs
+),
+
+set_contributions as (
     select * from {{ scoped_ref('int_spec_contributions') }}
+    where spec_key in (select set_key from sets)
 ),
 
--- read from the table again rather than from all_contributions: a CTE used twice is
+-- read from the table again rather than from set_contributions: a CTE used twice is
 -- materialised by DuckDB (a copy of every contribution), and this filter keeps few rows
 late_contributions as (
     select * from {{ scoped_ref('int_spec_contributions') }}
     where is_counted and not is_known_when_attributed
+        and spec_key in (select set_key from sets)
 ),
 
 members as (
@@ -31,46 +53,35 @@ members as (
     where is_eligible_member
 ),
 
--- One row per contribution and per eligibility start (the member's first evaluation day),
--- with its spec's window start on that day.
+-- One row per contribution of each set and per eligibility start (the member's first
+-- evaluation day).
 activity_rows as (
     select
-        days.*,
-        greatest(
-            specs.counting_start_date,
-            coalesce({{ window_start('specs.window_kind', 'days.day') }},
-                specs.counting_start_date)
-        ) as window_from
-    from (
-        select
-            spec_key,
-            customer_key,
-            known_date as day,
-            true as has_activity,
-            coalesce(is_trigger and is_counted, false) as has_trigger,
-            coalesce(is_reduction and is_counted, false) as has_reduction,
-            case when is_counted then amount else 0 end as known_amount,
-            case when is_counted and is_known_when_attributed then amount else 0 end
-                as immediate_amount
-        from all_contributions
+        spec_key as set_key,
+        customer_key,
+        known_date as day,
+        true as has_activity,
+        coalesce(is_trigger and is_counted, false) as has_trigger,
+        coalesce(is_reduction and is_counted, false) as has_reduction,
+        case when is_counted then amount else 0 end as known_amount,
+        case when is_counted and is_known_when_attributed then amount else 0 end
+            as immediate_amount
+    from set_contributions
 
-        union all
+    union all
 
-        select
-            specs.spec_key,
-            members.customer_key,
-            members.eligible_from as day,
-            false as has_activity,
-            false as has_trigger,
-            false as has_reduction,
-            0 as known_amount,
-            0 as immediate_amount
-        from members
-        inner join specs
-            on specs.program_id = members.program_id
-    ) as days
-    inner join specs
-        on specs.spec_key = days.spec_key
+    select
+        sets.set_key,
+        members.customer_key,
+        members.eligible_from as day,
+        false as has_activity,
+        false as has_trigger,
+        false as has_reduction,
+        0 as known_amount,
+        0 as immediate_amount
+    from members
+    inner join sets
+        on sets.program_id = members.program_id
 ),
 
 -- The member's days and running sums in one sort, no aggregation first: a day's totals are
@@ -79,10 +90,9 @@ activity_rows as (
 -- (docs/benchmarks.md); sums are kept in decimal(18, 2).
 running_rows as (
     select
-        spec_key,
+        set_key,
         customer_key,
         day,
-        window_from,
         bool_or(has_activity) over same_day as has_activity,
         bool_or(has_trigger) over same_day as has_trigger,
         bool_or(has_reduction) over same_day as has_reduction,
@@ -91,23 +101,22 @@ running_rows as (
         lag(day) over member_rows as previous_row_day
     from activity_rows
     window
-        member_rows as (partition by spec_key, customer_key order by day),
+        member_rows as (partition by set_key, customer_key order by day),
         same_day as (
-            partition by spec_key, customer_key order by day
+            partition by set_key, customer_key order by day
             range between current row and current row
         ),
         through_day as (
-            partition by spec_key, customer_key order by day
+            partition by set_key, customer_key order by day
             range between unbounded preceding and current row
         )
 ),
 
 running_days as (
     select
-        spec_key,
+        set_key,
         customer_key,
         day,
-        window_from,
         has_activity,
         has_trigger,
         has_reduction,
@@ -117,28 +126,43 @@ running_days as (
     where previous_row_day is null or previous_row_day <> day
 ),
 
+-- each spec of the set on each of those days, with its window start on that day
+spec_days as (
+    select
+        specs.spec_key,
+        running_days.*,
+        greatest(
+            specs.counting_start_date,
+            coalesce({{ window_start('specs.window_kind', 'running_days.day') }},
+                specs.counting_start_date)
+        ) as window_from
+    from running_days
+    inner join specs
+        on specs.set_key = running_days.set_key
+),
+
 before_window as (
     select
-        running_days.*,
+        spec_days.*,
         coalesce(previous_day.immediate_through_day, 0) as immediate_before_window
-    from running_days
-    {{ join_latest_before('running_days', 'previous_day', 'running_days',
-        ['spec_key', 'customer_key'], 'day', 'running_days.window_from') }}
+    from spec_days
+    {{ join_latest_before('running_days', 'previous_day', 'spec_days',
+        ['set_key', 'customer_key'], 'day', 'spec_days.window_from') }}
 ),
 
 late_before_window as (
     select
-        running_days.spec_key,
-        running_days.customer_key,
-        running_days.day,
+        spec_days.spec_key,
+        spec_days.customer_key,
+        spec_days.day,
         sum(late_contributions.amount) as late_before_window
-    from running_days
+    from spec_days
     inner join late_contributions
-        on late_contributions.spec_key = running_days.spec_key
-        and late_contributions.customer_key = running_days.customer_key
-        and late_contributions.attribution_date < running_days.window_from
-        and late_contributions.known_date <= running_days.day
-    group by running_days.spec_key, running_days.customer_key, running_days.day
+        on late_contributions.spec_key = spec_days.set_key
+        and late_contributions.customer_key = spec_days.customer_key
+        and late_contributions.attribution_date < spec_days.window_from
+        and late_contributions.known_date <= spec_days.day
+    group by spec_days.spec_key, spec_days.customer_key, spec_days.day
 ),
 
 final as (

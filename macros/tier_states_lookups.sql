@@ -37,7 +37,7 @@
     left join lateral (
         select min(contributions.known_date) as day
         from contributions
-        where contributions.spec_key = members.spec_key
+        where contributions.set_key = members.set_key
             and contributions.customer_key = states.customer_key
             and {{ _tier_states_undoing_reduction('contributions') }}
     ) as next_refund on true
@@ -89,7 +89,7 @@
         and states.step_day >= coalesce(next_promotion.previous_day, date '0001-01-01')
         and states.step_day < next_promotion.day
     left join ({{ _tier_states_member_contributions() }}) as member_contributions
-        on member_contributions.spec_key = members.spec_key
+        on member_contributions.set_key = members.set_key
         and member_contributions.customer_key = states.customer_key
     cross join lateral (
         select array_min(transform(
@@ -162,7 +162,7 @@
                 when contributions.is_reduction and contributions.known_date = step.step_day
                 then true else false end) as has_reduction_today
         from contributions
-        where contributions.spec_key = step.spec_key
+        where contributions.set_key = step.set_key
             and contributions.customer_key = step.customer_key
             and contributions.known_date <= step.step_day
             and contributions.attribution_date <= step.step_day
@@ -175,7 +175,7 @@
         the totals are folds over that array (higher-order functions), so the step rows are
         read once and nothing aggregates over the recursive reference. -#}
     left join ({{ _tier_states_member_contributions() }}) as step_contributions
-        on step_contributions.spec_key = step.spec_key
+        on step_contributions.set_key = step.set_key
         and step_contributions.customer_key = step.customer_key
     left join (
         -- the scenario's bands, for tier_states_rank_reached
@@ -216,7 +216,7 @@
     higher-order functions. Both joins use this same subquery, so Spark can reuse it. -#}
 {% macro _tier_states_member_contributions() -%}
         select
-            contributions.spec_key,
+            contributions.set_key,
             contributions.customer_key,
             collect_list(struct(
                 contributions.known_date,
@@ -224,7 +224,7 @@
                 contributions.amount,
                 contributions.is_reduction)) as items
         from contributions
-        group by contributions.spec_key, contributions.customer_key
+        group by contributions.set_key, contributions.customer_key
     {%- endmacro %}
 
 {#- sum(amount) over the step's items known and attributed by the step day that satisfy

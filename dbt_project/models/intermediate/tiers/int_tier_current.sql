@@ -20,7 +20,7 @@ states as (
 ),
 
 contributions as (
-    select * from {{ scoped_ref('int_spec_contributions') }}
+    select * from {{ scoped_ref('int_set_contributions') }}
     where is_counted
 ),
 
@@ -65,10 +65,12 @@ current_states as (
 -- The windows to sum, once each: scenarios sharing a spec (live and its mode_* twin, custom
 -- scenarios that change only thresholds) share window_from, and review_window_from too
 -- whenever their reviews fall on the same day (always for twins; base-tier members have
--- none). At 200k members this sums a third fewer windows (docs/benchmarks.md).
+-- none). At 200k members this sums a third fewer windows (docs/benchmarks.md). A spec sums
+-- the contributions of its contribution set (set_key).
 windows as (
     select distinct
-        spec_key, customer_key, window_kind, as_of_date, window_from, review_window_from
+        spec_key, set_key, customer_key, window_kind, as_of_date, window_from,
+        review_window_from
     from current_states
 ),
 
@@ -87,7 +89,7 @@ totals as (
             end) as first_exit_date
     from windows
     inner join contributions
-        on contributions.spec_key = windows.spec_key
+        on contributions.set_key = windows.set_key
         and contributions.customer_key = windows.customer_key
         and contributions.attribution_date <= windows.as_of_date
     group by

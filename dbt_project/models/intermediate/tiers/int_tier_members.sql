@@ -20,6 +20,7 @@ final as (
         scenarios.scenario_id,
         members.customer_id,
         scenarios.spec_key,
+        scenarios.set_key,
         scenarios.window_kind,
         scenarios.counting_start_date,
         scenarios.refunds_policy,

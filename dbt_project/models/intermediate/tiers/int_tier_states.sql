@@ -27,7 +27,7 @@ all_promotion_days as (
 ),
 
 all_contributions as (
-    select * from {{ scoped_ref('int_spec_contributions') }}
+    select * from {{ scoped_ref('int_set_contributions') }}
     where is_counted and {{ member_batch('customer_key') }}
 ),
 
@@ -70,7 +70,7 @@ contributions as (
     select * from all_contributions
     where exists (
         select 1 from members
-        where members.spec_key = all_contributions.spec_key
+        where members.set_key = all_contributions.set_key
             and members.customer_key = all_contributions.customer_key
     )
 ),
@@ -221,7 +221,7 @@ states as (
                                 states.promoted_on as promoted_on_before,
                                 states.prior_rank as prior_rank_before,
                                 states.step_number + 1 as step_number,
-                                members.spec_key,
+                                members.set_key,
                                 members.window_kind,
                                 members.counting_start_date,
                                 members.refunds_policy,

@@ -10,25 +10,13 @@
 --           L(e) and known by e (a small join).
 with
 
--- Specs of a program with the same milestone, qualifying activities and counting start have
--- the same contributions and differ only in their window kind: they form one contribution
--- set, named by its least spec_key. The running sums are computed once per set and member;
--- each spec then reads them with its own window start. (The bundled samples have 13 specs in
--- 6 sets: the window sorts less than half the rows it sorted per spec, docs/benchmarks.md.)
+-- Specs that differ only in their window kind form one contribution set (int_window_specs
+-- set_key): the running sums are computed once per set and member; each spec then reads them
+-- with its own window start. (The bundled samples have 13 specs in 6 sets: the window sorts
+-- less than half the rows it sorted per spec, docs/benchmarks.md.)
 specs as (
-    select
-        spec_key,
-        program_id,
-        window_kind,
-        counting_start_date,
-        min(spec_key) over (
-            partition by program_id, milestone, activities_key, counting_start_date
-        ) as set_key
-    from (
-        select distinct
-            spec_key, program_id, milestone, window_kind, counting_start_date, activities_key
-        from {{ ref('int_window_specs') }}
-    ) as distinct_specs
+    select distinct spec_key, set_key, program_id, window_kind, counting_start_date
+    from {{ ref('int_window_specs') }}
 ),
 
 sets as (
@@ -36,16 +24,14 @@ sets as (
 ),
 
 set_contributions as (
-    select * from {{ scoped_ref('int_spec_contributions') }}
-    where spec_key in (select set_key from sets)
+    select * from {{ scoped_ref('int_set_contributions') }}
 ),
 
 -- read from the table again rather than from set_contributions: a CTE used twice is
 -- materialised by DuckDB (a copy of every contribution), and this filter keeps few rows
 late_contributions as (
-    select * from {{ scoped_ref('int_spec_contributions') }}
+    select * from {{ scoped_ref('int_set_contributions') }}
     where is_counted and not is_known_when_attributed
-        and spec_key in (select set_key from sets)
 ),
 
 members as (
@@ -57,7 +43,7 @@ members as (
 -- evaluation day).
 activity_rows as (
     select
-        spec_key as set_key,
+        set_key,
         customer_key,
         known_date as day,
         true as has_activity,
@@ -158,7 +144,7 @@ late_before_window as (
         sum(late_contributions.amount) as late_before_window
     from spec_days
     inner join late_contributions
-        on late_contributions.spec_key = spec_days.set_key
+        on late_contributions.set_key = spec_days.set_key
         and late_contributions.customer_key = spec_days.customer_key
         and late_contributions.attribution_date < spec_days.window_from
         and late_contributions.known_date <= spec_days.day

@@ -79,6 +79,41 @@ def test_folder_parts_keep_file_and_row(work_dir: Path, suffix: str) -> None:
     ]
 
 
+def test_row_numbers_of_a_large_csv_follow_the_file(work_dir: Path) -> None:
+    """A CSV file of many megabytes is read in parallel chunks, and the loader writes its
+    inserts unordered: the row number must still be the row's position in the file."""
+    raw_dir = work_dir / "raw"
+    write_table(raw_dir, "customers", [make_row("customers")])
+    orders = raw_dir / "orders.csv"
+    first = make_row("orders")
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                select ? as program_id, 'o' || i as order_id, ? as customer_id,
+                    ? as ordered_at, ? as currency, ? as total_amount
+                from range(1, 400001) as numbers(i)
+                order by i
+            ) to '{orders}' (header, delimiter ',')
+            """,
+            [
+                first["program_id"],
+                first["customer_id"],
+                str(first["ordered_at"]),
+                first["currency"],
+                str(first["total_amount"]),
+            ],
+        )
+    assert orders.stat().st_size > 16_000_000
+    warehouse = work_dir / "wh.duckdb"
+    load_raw_dir(raw_dir, warehouse)
+    misplaced = query(
+        warehouse,
+        "select count(*), count(*) filter (where order_id <> 'o' || _source_row) from raw.orders",
+    )
+    assert misplaced == [(400_000, 0)]
+
+
 def test_mixed_folder_nested_parts_and_marker_files(work_dir: Path) -> None:
     raw_dir = work_dir / "raw"
     write_table(raw_dir, "customers", [make_row("customers")])

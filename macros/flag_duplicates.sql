@@ -19,10 +19,7 @@
     {%- endset -%}
     select * from (
         with repeated_keys as (
-            select {{ key_columns | join(', ') }}
-            from {{ relation }}
-            group by {{ key_columns | join(', ') }}
-            having count(*) > 1
+            {{ repeated_keys(relation, key_columns) | indent(12) }}
         )
 
         select

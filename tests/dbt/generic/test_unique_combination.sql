@@ -1,7 +1,5 @@
-{#- No two rows share the values of `columns` (the model's grain). -#}
+{#- No two rows share the values of `columns` (the model's grain); each failing row is one
+    repeated combination and how many rows share it (`copies`). -#}
 {% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as copies
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
+{{ repeated_keys(model, columns) }}
 {% endtest %}

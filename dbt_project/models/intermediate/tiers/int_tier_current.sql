@@ -92,6 +92,9 @@ totals as (
         on contributions.set_key = windows.set_key
         and contributions.customer_key = windows.customer_key
         and contributions.attribution_date <= windows.as_of_date
+        -- older amounts are in neither window: they would only be summed as zeros
+        and contributions.attribution_date >= least(
+            windows.window_from, coalesce(windows.review_window_from, windows.window_from))
     group by
         windows.spec_key, windows.customer_key, windows.window_from, windows.review_window_from
 ),

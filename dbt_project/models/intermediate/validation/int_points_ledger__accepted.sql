@@ -32,6 +32,16 @@ customers as (
     where rejection_reason is null
 ),
 
+-- the orders of the reversals among those entries: only a reversal reads its order's first
+-- purchase, so only their purchases are grouped (a few percent of all purchases)
+reversed_orders as (
+    select program_id, order_id from {{ ref('stg_points_ledger') }} as reversals
+    where rejection_reason is null
+        and activity = 'purchase_reversal'
+        and order_id is not null
+        and {{ in_validation_scope('ledger_entry', 'reversals', 'entry_id') }}
+),
+
 -- local dates are monotonic in the instant, so the earliest purchase has the minimum date
 first_purchases as (
     select
@@ -39,13 +49,11 @@ first_purchases as (
         order_id,
         min(entry_date) as purchase_date
     from purchases
-    {%- if validation_scope_active() %}
     where exists (
-        select 1 from entries
-        where entries.program_id = purchases.program_id
-            and entries.order_id = purchases.order_id
+        select 1 from reversed_orders
+        where reversed_orders.program_id = purchases.program_id
+            and reversed_orders.order_id = purchases.order_id
     )
-    {%- endif %}
     group by program_id, order_id
 ),
 

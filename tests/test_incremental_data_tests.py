@@ -134,3 +134,47 @@ def test_a_full_refresh_build_tests_every_row(continued: Path, tmp_path: Path) -
     assert done.returncode != 0
     assert "int_rebuild_scope" not in _compiled(tmp_path, test)
     assert _failures(tmp_path, test) == 2
+
+
+def test_a_staging_key_test_counts_accepted_copies_only(continued: Path, tmp_path: Path) -> None:
+    """The key tests group a hash of the key first (macros/repeated_keys.sql); an accepted
+    order planted twice more fails the test with its copies, a rejected copy does not."""
+    test = "stg_orders_accepted_key_is_unique"
+    (tmp_path / "planted").mkdir()
+    warehouse = Path(
+        shutil.copy(continued / "warehouse.duckdb", tmp_path / "planted" / "warehouse.duckdb")
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        (program_id, order_id) = con.execute(
+            "select program_id, order_id from staging.stg_orders "
+            "where rejection_reason is null order by program_id, order_id limit 1"
+        ).fetchone()
+        for reason in (None, None, "exact_duplicate"):
+            con.execute(
+                """
+                insert into staging.stg_orders by name
+                select * replace (cast(? as varchar) as rejection_reason)
+                from staging.stg_orders
+                where program_id = ? and order_id = ? and rejection_reason is null
+                limit 1
+                """,
+                [reason, program_id, order_id],
+            )
+    done = run_dbt(
+        warehouse,
+        tmp_path / "test",
+        ["test", "-s", test, "--store-failures"],
+        {"as_of": NEXT_DAY.isoformat()},
+        expect_success=False,
+    )
+    assert done.returncode != 0
+    assert _failures(tmp_path / "test", test) == 1
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        failing = con.execute(
+            "select table_schema from information_schema.tables where table_name = ?", [test]
+        ).fetchone()
+        assert failing is not None
+        rows = con.execute(
+            f'select program_id, order_id, copies from "{failing[0]}"."{test}"'
+        ).fetchall()
+    assert rows == [(program_id, order_id, 3)]

@@ -33,7 +33,8 @@ customers as (
 ),
 
 -- the orders of the reversals among those entries: only a reversal reads its order's first
--- purchase, so only their purchases are grouped (a few percent of all purchases)
+-- purchase, so only their purchases are grouped (a few percent of all purchases). Read from
+-- the table, not from `entries`: a CTE read twice is materialised whole by DuckDB.
 reversed_orders as (
     select program_id, order_id from {{ ref('stg_points_ledger') }} as reversals
     where rejection_reason is null

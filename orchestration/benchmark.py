@@ -569,13 +569,13 @@ PANDAS_QUERIES = {
     "orders": """
         select o.program_id, o.customer_id, o.order_id, o.order_date,
             cast(o.amount as varchar) as amount, o.cancelled_date
-        from intermediate.int_orders__converted o join subset using (program_id, customer_id)
+        from intermediate.int_orders__accepted o join subset using (program_id, customer_id)
         where o.amount is not null and o.is_known_customer""",
     "refunds": """
         select r.program_id, o.customer_id, r.refund_id, r.order_id, r.refund_date,
             cast(cast(round(r.amount * o.fx_rate, 2) as decimal(18, 2)) as varchar) as amount
         from intermediate.int_refunds__accepted r
-        join intermediate.int_orders__converted o using (program_id, order_id)
+        join intermediate.int_orders__accepted o using (program_id, order_id)
         join subset s on s.program_id = o.program_id and s.customer_id = o.customer_id
         where o.amount is not null and o.is_known_customer""",
     "ledger": """

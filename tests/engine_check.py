@@ -90,7 +90,7 @@ def reference_inputs_from_warehouse(warehouse: Path) -> list[ProgramCase]:
         orders: dict[tuple[str, str], list[ref.Order]] = defaultdict(list)
         for r in _rows(
             con,
-            "select * from intermediate.int_orders__converted "
+            "select * from intermediate.int_orders__accepted "
             "where amount is not null and is_known_customer",
         ):
             orders[(r["program_id"], r["customer_id"])].append(
@@ -108,7 +108,7 @@ def reference_inputs_from_warehouse(warehouse: Path) -> list[ProgramCase]:
             select r.program_id, o.customer_id, r.refund_id, r.order_id, r.refund_date,
                 cast(round(r.amount * o.fx_rate, 2) as decimal(18, 2)) as amount
             from intermediate.int_refunds__accepted r
-            join intermediate.int_orders__converted o using (program_id, order_id)
+            join intermediate.int_orders__accepted o using (program_id, order_id)
             where o.amount is not null and o.is_known_customer
             """,
         ):

@@ -38,7 +38,6 @@ VALIDATED_MODELS = (
     "int_orders__accepted",
     "int_refunds__accepted",
     "int_points_ledger__accepted",
-    "int_orders__converted",
     "int_contributions",
 )
 

@@ -30,7 +30,6 @@ VALIDATED = (
     "int_orders__accepted",
     "int_refunds__accepted",
     "int_points_ledger__accepted",
-    "int_orders__converted",
     "int_contributions",
 )
 MARTS = tuple(model for model in OUTPUT_MODELS if model != "fct_customer_tier_daily")
@@ -117,7 +116,7 @@ def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         """
         select rates.currency, rates.quote_currency, rates.rate_date
         from raw.fx_rates as rates
-        inner join intermediate.int_orders__converted as o
+        inner join intermediate.int_orders__accepted as o
             on o.currency = rates.currency and o.program_currency = rates.quote_currency
             and o.order_date = rates.rate_date
         group by 1, 2, 3
@@ -128,7 +127,7 @@ def _correct_raw(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     rate_orders = {
         key
         for (key,) in con.execute(
-            "select order_id from intermediate.int_orders__converted "
+            "select order_id from intermediate.int_orders__accepted "
             "where currency = ? and program_currency = ? and order_date = ?",
             [currency, quote, day],
         ).fetchall()
@@ -257,7 +256,7 @@ def test_a_program_currency_change_reconverts_everything(
     diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
     diffs += diff_models(continued, rebuilt, MARTS)
     assert [d.describe() for d in diffs if not d.equal] == []
-    changed = diff_models(bi_warehouse, continued, ("int_orders__converted",), "intermediate")
+    changed = diff_models(bi_warehouse, continued, ("int_orders__accepted",), "intermediate")
     assert not changed[0].equal
 
 
@@ -328,3 +327,35 @@ def test_a_list_that_did_not_reach_every_model_asks_for_everything(
     # 3. and the build after a complete one is key-scoped again
     _build(continued, tmp_path / "e")
     assert "_all" not in scopes()
+
+
+def test_a_warehouse_from_before_the_conversion_moved_is_revalidated_whole(
+    bi_warehouse: Path, tmp_path: Path
+) -> None:
+    """Until 2026-12-07 the FX conversion was its own table (int_orders__converted) and
+    int_orders__accepted had no `program_currency`, `fx_rate` or `amount`. A warehouse from
+    then continues without a full refresh: the build lists everything (`_all`), the model
+    gets its new columns and every order's values, and the results equal a full rebuild's."""
+    continued = Path(shutil.copy(bi_warehouse, tmp_path / "continued.duckdb"))
+    rebuilt = Path(shutil.copy(bi_warehouse, tmp_path / "rebuilt.duckdb"))
+    with duckdb.connect(str(continued)) as con:
+        for column in ("amount", "fx_rate", "program_currency"):
+            con.execute(f"alter table intermediate.int_orders__accepted drop column {column}")
+
+    _build(continued, tmp_path / "continued")
+    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
+
+    with duckdb.connect(str(continued), read_only=True) as con:
+        scopes = dict(
+            con.execute(
+                "select scope, count(*) from intermediate.int_validation_scope group by 1"
+            ).fetchall()
+        )
+        converted = con.execute(
+            "select count(*), count(amount) from intermediate.int_orders__accepted"
+        ).fetchone()
+    assert scopes.get("_all") == 1
+    assert converted[0] > 0 and converted[1] > converted[0] * 0.9
+    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
+    diffs += diff_models(continued, rebuilt, MARTS)
+    assert [d.describe() for d in diffs if not d.equal] == []

@@ -19,7 +19,7 @@ members as (
 ),
 
 orders as (
-    select * from {{ ref('int_orders__converted') }} as orders
+    select * from {{ ref('int_orders__accepted') }} as orders
     where amount is not null and is_known_customer
         and {{ in_validation_scope('member', 'orders', 'customer_id') }}
 ),

@@ -34,11 +34,19 @@
 {%- set complete = namespace(value=false) %}
 {%- if execute and not flags.FULL_REFRESH %}
     {%- set built = ['int_refunds__validated', 'int_points_ledger__accepted',
-        'int_orders__converted', 'int_contributions', this.identifier] %}
+        'int_orders__accepted', 'int_contributions', this.identifier] %}
     {%- for name in built %}
         {%- set relation = adapter.get_relation(this.database, this.schema, name) %}
         {%- if relation is not none %}{%- do validated.update({name: relation}) %}{%- endif %}
     {%- endfor %}
+    {#- int_orders__accepted converts the orders since 2026-12-07 (int_orders__converted did
+        before): a table from before, without `fx_rate`, cannot be compared with, and the
+        model must recompute every order (it appends the new columns) -#}
+    {%- if 'int_orders__accepted' in validated and 'fx_rate' not in (
+        adapter.get_columns_in_relation(validated['int_orders__accepted'])
+        | map(attribute='name') | map('lower') | list) %}
+        {%- do validated.pop('int_orders__accepted') %}
+    {%- endif %}
     {%- set markers = run_query(
         "select count(distinct row_id) from " ~ ref('stg_raw__changed_keys')
         ~ " where source_table = '_incremental' and row_id in ('" ~ tables | join("', '") ~ "')") %}
@@ -104,7 +112,7 @@ scoped_orders as (
 -- rate 1; a program's currency change asks for everything, below)
 rate_changed_orders as (
     select converted.program_id, converted.order_id
-    from {{ validated['int_orders__converted'] }} as converted
+    from {{ validated['int_orders__accepted'] }} as converted
     inner join programs
         on programs.program_id = converted.program_id
     left join {{ ref('int_fx_rates__daily') }} as rates

@@ -3,8 +3,12 @@
 -- in a currency with no usable rate to the program currency (never counted at face value).
 with
 
+-- the orders of buildable programs (only those are converted)
 orders as (
-    select * from {{ ref('int_orders__converted') }}
+    select orders.* from {{ ref('int_orders__accepted') }} as orders
+    inner join {{ ref('stg_programs') }} as programs
+        on programs.program_id = orders.program_id
+    where programs.is_buildable
 ),
 
 ledger as (

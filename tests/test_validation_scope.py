@@ -156,6 +156,22 @@ def _build(warehouse: Path, artefacts: Path, *flags: str) -> None:
     run_dbt(warehouse, artefacts, ["build", *flags], {"as_of": AS_OF.isoformat()})
 
 
+def _continue_and_rebuild(continued: Path, rebuilt: Path, tmp_path: Path) -> dict[str, int]:
+    """Build `continued` on from its last build and `rebuilt` with --full-refresh; assert
+    their validation tables and marts are equal; return the continued build's scope counts."""
+    _build(continued, tmp_path / "continued")
+    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
+    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
+    diffs += diff_models(continued, rebuilt, MARTS)
+    assert [d.describe() for d in diffs if not d.equal] == []
+    with duckdb.connect(str(continued), read_only=True) as con:
+        return dict(
+            con.execute(
+                "select scope, count(*) from intermediate.int_validation_scope group by 1"
+            ).fetchall()
+        )
+
+
 def test_corrections_revalidate_what_depends_on_them(bi_warehouse: Path, tmp_path: Path) -> None:
     continued = Path(shutil.copy(bi_warehouse, tmp_path / "continued.duckdb"))
     rebuilt = Path(shutil.copy(bi_warehouse, tmp_path / "rebuilt.duckdb"))
@@ -243,19 +259,8 @@ def test_a_program_currency_change_reconverts_everything(
                 "where currency <> 'EUR')"
             )
 
-    _build(continued, tmp_path / "continued")
-    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
-
-    with duckdb.connect(str(continued), read_only=True) as con:
-        scopes = dict(
-            con.execute(
-                "select scope, count(*) from intermediate.int_validation_scope group by 1"
-            ).fetchall()
-        )
+    scopes = _continue_and_rebuild(continued, rebuilt, tmp_path)
     assert scopes.get("_all") == 1
-    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
-    diffs += diff_models(continued, rebuilt, MARTS)
-    assert [d.describe() for d in diffs if not d.equal] == []
     changed = diff_models(bi_warehouse, continued, ("int_orders__accepted",), "intermediate")
     assert not changed[0].equal
 
@@ -342,20 +347,10 @@ def test_a_warehouse_from_before_the_conversion_moved_is_revalidated_whole(
         for column in ("amount", "fx_rate", "program_currency"):
             con.execute(f"alter table intermediate.int_orders__accepted drop column {column}")
 
-    _build(continued, tmp_path / "continued")
-    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
-
+    scopes = _continue_and_rebuild(continued, rebuilt, tmp_path)
+    assert scopes.get("_all") == 1
     with duckdb.connect(str(continued), read_only=True) as con:
-        scopes = dict(
-            con.execute(
-                "select scope, count(*) from intermediate.int_validation_scope group by 1"
-            ).fetchall()
-        )
         converted = con.execute(
             "select count(*), count(amount) from intermediate.int_orders__accepted"
         ).fetchone()
-    assert scopes.get("_all") == 1
     assert converted[0] > 0 and converted[1] > converted[0] * 0.9
-    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
-    diffs += diff_models(continued, rebuilt, MARTS)
-    assert [d.describe() for d in diffs if not d.equal] == []

@@ -160,6 +160,7 @@
                 then contributions.amount end) as promotion_window_total,
             max(case
                 when contributions.is_reduction and contributions.known_date = step.step_day
+                    and contributions.attribution_date >= step.counting_start_date
                 then true else false end) as has_reduction_today
         from contributions
         where contributions.set_key = step.set_key
@@ -206,12 +207,13 @@
                 then exists(step_contributions.items, item ->
                     item.is_reduction
                     and item.known_date = step.step_day
-                    and item.attribution_date <= step.step_day)
+                    and item.attribution_date <= step.step_day
+                    and item.attribution_date >= step.counting_start_date)
             end as has_reduction_today
     ) as totals
 {%- endmacro %}
 
-{#- Spark: each member's counted contributions as one array (`items`) per spec and customer,
+{#- Spark: each member's contributions as one array (`items`) per spec and customer,
     joined to the recursion step by equality; the lookups filter and fold the array with
     higher-order functions. Both joins use this same subquery, so Spark can reuse it. -#}
 {% macro _tier_states_member_contributions() -%}

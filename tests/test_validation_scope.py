@@ -354,3 +354,61 @@ def test_a_warehouse_from_before_the_conversion_moved_is_revalidated_whole(
             "select count(*), count(amount) from intermediate.int_orders__accepted"
         ).fetchone()
     assert converted[0] > 0 and converted[1] > converted[0] * 0.9
+
+
+def test_a_warehouse_from_before_sets_shared_counting_starts_continues(
+    bi_warehouse: Path, tmp_path: Path
+) -> None:
+    """Until 2026-12-08 a contribution set also had its counting start in its key (other
+    `set_key` values), int_set_contributions an `is_counted` column and int_window_totals a
+    `has_reduction` column. A warehouse from then continues without a full refresh: the two
+    columns are dropped, the members in scope get the new keys, the members kept keep their
+    rows (each member reads only its own), and the results equal a full rebuild's."""
+    continued = Path(shutil.copy(bi_warehouse, tmp_path / "continued.duckdb"))
+    rebuilt = Path(shutil.copy(bi_warehouse, tmp_path / "rebuilt.duckdb"))
+    with duckdb.connect(str(continued)) as con:
+        con.execute("alter table intermediate.int_set_contributions add column is_counted boolean")
+        con.execute("update intermediate.int_set_contributions set set_key = set_key + 1")
+        con.execute("alter table intermediate.int_window_totals add column has_reduction boolean")
+    for warehouse in (continued, rebuilt):
+        with duckdb.connect(str(warehouse)) as con:
+            touched = _correct_raw(con)
+
+    _continue_and_rebuild(continued, rebuilt, tmp_path)
+    with duckdb.connect(str(continued), read_only=True) as con:
+        columns = {
+            (table, column)
+            for table, column in con.execute(
+                "select table_name, column_name from information_schema.columns "
+                "where table_schema = 'intermediate' "
+                "and table_name in ('int_set_contributions', 'int_window_totals')"
+            ).fetchall()
+        }
+        moved_members_old_keys, moved_members_rows, kept_old_keys = con.execute(
+            """
+            select
+                count(*) filter (where moved and not is_current_key),
+                count(*) filter (where moved),
+                count(*) filter (where not moved and not is_current_key)
+            from (
+                select
+                    m.customer_id in (?, ?) and m.program_id in (
+                        select program_id from intermediate.int_contributions
+                        where source_table = 'orders' and source_id = ?
+                            and customer_id = m.customer_id
+                    ) as moved,
+                    c.set_key in (select set_key from intermediate.int_window_specs)
+                        as is_current_key
+                from intermediate.int_set_contributions as c
+                inner join intermediate.int_customers__eligibility as m
+                    on m.customer_key = c.customer_key
+            )
+            """,
+            [touched["old_owner"], touched["new_owner"], touched["moved"]],
+        ).fetchone()
+    assert ("int_set_contributions", "is_counted") not in columns
+    assert ("int_window_totals", "has_reduction") not in columns
+    # the member the order moved to was recomputed with the new keys; members out of scope
+    # kept their rows under the old ones, and the results still equal a full rebuild's
+    assert moved_members_rows > 0 and moved_members_old_keys == 0
+    assert kept_old_keys > 0

@@ -19,9 +19,9 @@ states as (
     select * from {{ scoped_ref('int_tier_states') }}
 ),
 
+-- both windows start on or after the spec's counting start, so what they sum counts
 contributions as (
     select * from {{ scoped_ref('int_set_contributions') }}
-    where is_counted
 ),
 
 bands as (

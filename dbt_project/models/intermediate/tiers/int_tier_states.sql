@@ -26,9 +26,11 @@ all_promotion_days as (
     where {{ member_batch('customer_key') }}
 ),
 
+-- every contribution of the member's set: each lookup keeps to those attributed on or after
+-- the scenario's counting start (a window never starts before it)
 all_contributions as (
     select * from {{ scoped_ref('int_set_contributions') }}
-    where is_counted and {{ member_batch('customer_key') }}
+    where {{ member_batch('customer_key') }}
 ),
 
 bands as (

@@ -2,8 +2,9 @@
 -- (milestone, window kind, counting start, qualifying activities) of a program is one spec.
 -- Scenarios point at their spec; fct_qualifying_windows uses the four kinds of the live
 -- milestone. Scenarios sharing a spec share its totals (live and its mode_* twin do).
--- Specs that differ only in their window kind count the same contributions: they form one
--- contribution set (set_key), whose contributions and running sums are kept once.
+-- Specs that differ only in their window kind or counting start count the same
+-- contributions (each from its own start): they form one contribution set (set_key), whose
+-- contributions and running sums are kept once.
 with
 
 programs as (
@@ -78,8 +79,7 @@ final as (
     select
         {{ stable_key(['program_id', 'milestone', 'window_kind', 'counting_start_date',
             'activities_key']) }} as spec_key,
-        {{ stable_key(['program_id', 'milestone', 'counting_start_date', 'activities_key']) }}
-            as set_key,
+        {{ stable_key(['program_id', 'milestone', 'activities_key']) }} as set_key,
         program_id,
         scenario_id,
         used_by,

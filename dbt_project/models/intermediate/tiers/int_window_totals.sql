@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='member_scope', unique_key='customer_key') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='member_scope',
+    unique_key='customer_key',
+    on_schema_change='sync_all_columns'
+) }}
+-- (on_schema_change: the column `has_reduction`, which warehouses built before 2026-12-08 have,
+-- is dropped on the first build.)
 -- Q(e, W(e)) for each spec, member and evaluation day e (tier-rules §3): every day on which
 -- a contribution becomes known, and the member's eligibility start.
 --
@@ -8,12 +15,16 @@
 --           (the same kind of running sum, read on the member's last day before L(e)),
 --   B1(e) = the few late-known ones (refunds, cancellations, reversals) attributed before
 --           L(e) and known by e (a small join).
+-- L(e) = max(S, window start on e) is never before the spec's counting start S, so the sums
+-- run over every contribution of the set, also those before S; on a day before S the window
+-- is empty (L(e) > e) and Q is 0.
 with
 
--- Specs that differ only in their window kind form one contribution set (int_window_specs
--- set_key): the running sums are computed once per set and member; each spec then reads them
--- with its own window start. (The bundled samples have 13 specs in 6 sets: the window sorts
--- less than half the rows it sorted per spec, docs/benchmarks.md.)
+-- Specs that differ only in their window kind or counting start form one contribution set
+-- (int_window_specs set_key): the running sums are computed once per set and member; each
+-- spec then reads them with its own window start. (The bundled samples have 13 specs in 4
+-- sets: the window sorts less than a third of the rows it sorted per spec,
+-- docs/benchmarks.md.)
 specs as (
     select distinct spec_key, set_key, program_id, window_kind, counting_start_date
     from {{ ref('int_window_specs') }}
@@ -31,7 +42,7 @@ set_contributions as (
 -- materialised by DuckDB (a copy of every contribution), and this filter keeps few rows
 late_contributions as (
     select * from {{ scoped_ref('int_set_contributions') }}
-    where is_counted and not is_known_when_attributed
+    where not is_known_when_attributed
 ),
 
 members as (
@@ -47,11 +58,9 @@ activity_rows as (
         customer_key,
         known_date as day,
         true as has_activity,
-        coalesce(is_trigger and is_counted, false) as has_trigger,
-        coalesce(is_reduction and is_counted, false) as has_reduction,
-        case when is_counted then amount else 0 end as known_amount,
-        case when is_counted and is_known_when_attributed then amount else 0 end
-            as immediate_amount
+        coalesce(is_trigger, false) as has_trigger,
+        amount as known_amount,
+        case when is_known_when_attributed then amount else 0 end as immediate_amount
     from set_contributions
 
     union all
@@ -62,7 +71,6 @@ activity_rows as (
         members.eligible_from as day,
         false as has_activity,
         false as has_trigger,
-        false as has_reduction,
         0 as known_amount,
         0 as immediate_amount
     from members
@@ -81,7 +89,6 @@ running_rows as (
         day,
         bool_or(has_activity) over same_day as has_activity,
         bool_or(has_trigger) over same_day as has_trigger,
-        bool_or(has_reduction) over same_day as has_reduction,
         cast(sum(known_amount) over through_day as decimal(18, 2)) as known_by_day,
         cast(sum(immediate_amount) over through_day as decimal(18, 2)) as immediate_through_day,
         lag(day) over member_rows as previous_row_day
@@ -105,18 +112,26 @@ running_days as (
         day,
         has_activity,
         has_trigger,
-        has_reduction,
         known_by_day,
         immediate_through_day
     from running_rows
     where previous_row_day is null or previous_row_day <> day
 ),
 
--- each spec of the set on each of those days, with its window start on that day
+-- each spec of the set on each of those days, with its window start on that day. A trigger
+-- (a positive order or points entry) is known on the day it is attributed to, so the day
+-- has a trigger counted by the spec when it has one and is not before the spec's S.
 spec_days as (
     select
         specs.spec_key,
-        running_days.*,
+        running_days.set_key,
+        running_days.customer_key,
+        running_days.day,
+        running_days.has_activity,
+        running_days.has_trigger and running_days.day >= specs.counting_start_date
+            as has_trigger,
+        running_days.known_by_day,
+        running_days.immediate_through_day,
         greatest(
             specs.counting_start_date,
             coalesce({{ window_start('specs.window_kind', 'running_days.day') }},
@@ -159,13 +174,12 @@ final as (
         before_window.window_from,
         before_window.has_activity,
         before_window.has_trigger,
-        before_window.has_reduction,
-        cast(
-            before_window.known_by_day
-            - before_window.immediate_before_window
-            - coalesce(late_before_window.late_before_window, 0)
-            as decimal(18, 2)
-        ) as window_total
+        cast(case
+            when before_window.window_from > before_window.day then 0
+            else before_window.known_by_day
+                - before_window.immediate_before_window
+                - coalesce(late_before_window.late_before_window, 0)
+        end as decimal(18, 2)) as window_total
     from before_window
     left join late_before_window
         on late_before_window.spec_key = before_window.spec_key

@@ -213,7 +213,7 @@
     ) as totals
 {%- endmacro %}
 
-{#- Spark: each member's contributions as one array (`items`) per spec and customer,
+{#- Spark: each member's contributions as one array (`items`) per set and customer,
     joined to the recursion step by equality; the lookups filter and fold the array with
     higher-order functions. Both joins use this same subquery, so Spark can reuse it. -#}
 {% macro _tier_states_member_contributions() -%}

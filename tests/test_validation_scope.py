@@ -179,23 +179,13 @@ def test_corrections_revalidate_what_depends_on_them(bi_warehouse: Path, tmp_pat
         with duckdb.connect(str(warehouse)) as con:
             touched = _correct_raw(con)
 
-    _build(continued, tmp_path / "continued")
-    _build(rebuilt, tmp_path / "rebuilt", "--full-refresh")
-
-    diffs = diff_models(continued, rebuilt, VALIDATED, schema="intermediate")
-    diffs += diff_models(continued, rebuilt, MARTS)
-    assert [d.describe() for d in diffs if not d.equal] == []
+    scopes = _continue_and_rebuild(continued, rebuilt, tmp_path)
 
     # the corrections changed every validation table, so the comparison had work to do
     changed = diff_models(bi_warehouse, continued, VALIDATED, schema="intermediate")
     assert [d.model for d in changed if d.equal] == []
 
     with duckdb.connect(str(continued), read_only=True) as con:
-        scopes = dict(
-            con.execute(
-                "select scope, count(*) from intermediate.int_validation_scope group by 1"
-            ).fetchall()
-        )
         orders, entries = con.execute(
             "select (select count(*) from intermediate.int_orders__accepted), "
             "(select count(*) from intermediate.int_points_ledger__accepted)"

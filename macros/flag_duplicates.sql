@@ -1,50 +1,75 @@
 {#- The rows of `relation` with their duplicate flags (interfaces §1): key_rows (rows
     sharing the key), has_key_conflict (those rows differ in row_content), copy_number
     (1 for the copy kept) and the first copy's source_file / source_row.
-    Repeated keys are rare, so the ordered window functions run only on their rows; every
-    other row gets the trivial values. `key` is a comma-separated column list (nulls
-    compare equal); `content_columns` are compared as one text (row_content) and order the
-    copies after source_file and source_row. That text is built only for the rows of
-    repeated keys, not for every staged row (docs/benchmarks.md). -#}
+    Repeated keys are rare, so the ordered window functions run only on the rows that
+    `relation` marks `may_repeat_key` (macro has_repeated_key, computed where the raw rows
+    are read); every other row gets the trivial values. `key` is a comma-separated
+    column list (nulls compare equal); `content_columns` are compared as one text
+    (row_content) and order the copies after source_file and source_row. That text is built
+    only for the rows of repeated keys, not for every staged row (docs/benchmarks.md).
+    `relation` is read twice: in DuckDB it and the CTEs it reads must be declared
+    {{ not_materialized() }}, so that each read keeps only its rows where the raw rows are
+    read, rather than DuckDB storing every staged row first (docs/benchmarks.md). -#}
 {% macro flag_duplicates(relation, key, content_columns) -%}
-    {%- set key_columns = key.split(',') | map('trim') | list -%}
     {%- set content = row_content(content_columns) -%}
     {%- set copy_order = 'source_file, source_row, ' ~ content -%}
-    {%- set matches_repeated_key -%}
-        exists (
-            select 1 from repeated_keys
-            where {% for column in key_columns %}repeated_keys.{{ column }} is not distinct from flagged_rows.{{ column }}{% if not loop.last %}
-                and {% endif %}{% endfor %}
-        )
-    {%- endset -%}
-    select * from (
-        with repeated_keys as (
-            {{ repeated_keys(relation, key_columns) | indent(12) }}
-        )
+    select
+        flagged_rows.*,
+        1 as key_rows,
+        false as has_key_conflict,
+        1 as copy_number,
+        flagged_rows.source_file as first_source_file,
+        flagged_rows.source_row as first_source_row
+    from {{ relation }} as flagged_rows
+    where not flagged_rows.may_repeat_key
 
-        select
-            flagged_rows.*,
-            1 as key_rows,
-            false as has_key_conflict,
-            1 as copy_number,
-            flagged_rows.source_file as first_source_file,
-            flagged_rows.source_row as first_source_row
-        from {{ relation }} as flagged_rows
-        where not {{ matches_repeated_key }}
+    union all
 
-        union all
+    select
+        flagged_rows.*,
+        count(*) over (partition by {{ key }}) as key_rows,
+        min({{ content }}) over (partition by {{ key }})
+            <> max({{ content }}) over (partition by {{ key }}) as has_key_conflict,
+        row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
+        first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_file,
+        first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
+            as first_source_row
+    from {{ relation }} as flagged_rows
+    where flagged_rows.may_repeat_key
+{%- endmacro %}
 
-        select
-            flagged_rows.*,
-            count(*) over (partition by {{ key }}) as key_rows,
-            min({{ content }}) over (partition by {{ key }})
-                <> max({{ content }}) over (partition by {{ key }}) as has_key_conflict,
-            row_number() over (partition by {{ key }} order by {{ copy_order }}) as copy_number,
-            first_value(source_file) over (partition by {{ key }} order by {{ copy_order }})
-                as first_source_file,
-            first_value(source_row) over (partition by {{ key }} order by {{ copy_order }})
-                as first_source_row
-        from {{ relation }} as flagged_rows
-        where {{ matches_repeated_key }}
-    ) as flagged
+{#- The hashes of the values of `key_expressions` that more than one row of `relation` (the
+    raw rows) has: one 64-bit hash per row is grouped, which is cheaper than grouping the key
+    columns. A staging model keeps them in a CTE of its own (DuckDB stores it once: a few
+    rows) and marks each raw row with `may_repeat_key` (macro has_repeated_key) where it
+    reads it: DuckDB then sends each row to one branch of flag_duplicates before anything
+    else is computed for it. The expressions are read from the raw row and must be equal
+    whenever the staged duplicate key is (the key column itself, or the expression that
+    types it): every row whose staged key repeats is marked, and a hash collision only
+    marks more rows, which the window of flag_duplicates then finds unique. -#}
+{% macro repeated_key_hashes(relation, key_expressions) -%}
+    select {{ key_hash_sql(key_expressions) }} as key_hash
+    from {{ relation }} as raw_rows
+    group by 1
+    having count(*) > 1
+{%- endmacro %}
+
+{#- SQL true when the row's `key_expressions` hash to one of the `hashes` CTE
+    (repeated_key_hashes). -#}
+{% macro has_repeated_key(key_expressions, hashes) -%}
+    {{ key_hash_sql(key_expressions) }} in (select key_hash from {{ hashes }})
+{%- endmacro %}
+
+{#- A 64-bit hash of the values of `expressions` (nulls hash alike). -#}
+{% macro key_hash_sql(expressions) -%}
+    {{ return(adapter.dispatch('key_hash_sql', 'vip_tiers')(expressions)) }}
+{%- endmacro %}
+
+{% macro default__key_hash_sql(expressions) -%}
+    hash({{ expressions | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__key_hash_sql(expressions) -%}
+    xxhash64({{ expressions | join(', ') }})
 {%- endmacro %}

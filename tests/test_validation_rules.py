@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers.program_config import write_program_config
 from helpers.raw_builder import make_row, write_raw_dir
 
 from orchestration.loader import load_raw_dir
@@ -218,40 +219,6 @@ EXPECTED: dict[tuple[str, str], list[str]] = {
 }
 
 
-def write_program_config(warehouse: Path, timezone: str = TIMEZONE) -> None:
-    """The config tables stg_programs reads (docs/data-model.md), for one program."""
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema if not exists raw")
-        con.execute(
-            """
-            create or replace table raw.programs (
-                program_id varchar, name varchar, currency varchar, timezone varchar,
-                start_date date, back_date date, launch_date date,
-                compare_period_modes boolean, allow_post_launch_tier_changes boolean,
-                source_file varchar, config_hash varchar, exports_json varchar,
-                loaded_at timestamp
-            )
-            """
-        )
-        con.execute(
-            "insert into raw.programs values (?, 'ACME', 'USD', ?, date '2023-01-01', null, "
-            "date '2023-03-01', true, false, 'acme.yaml', 'test', null, now())",
-            [PROGRAM, timezone],
-        )
-        con.execute(
-            """
-            create or replace table raw.program_config_status (
-                source_file varchar, program_id varchar, status varchar, errors varchar,
-                checked_at timestamp
-            )
-            """
-        )
-        con.execute(
-            "insert into raw.program_config_status values ('acme.yaml', ?, 'ok', '[]', now())",
-            [PROGRAM],
-        )
-
-
 def dbt_build(warehouse: Path, work_dir: Path, as_of: dt.date, select: str) -> None:
     """`dbt build` in a subprocess, with its own target and log folders."""
     dbt = Path(sys.executable).parent / "dbt"
@@ -317,7 +284,7 @@ def built() -> Iterator[Built]:
         )
         warehouse = work_dir / "warehouse.duckdb"
         load_raw_dir(raw_dir, warehouse)
-        write_program_config(warehouse)
+        write_program_config(warehouse, PROGRAM, TIMEZONE)
         dbt_build(
             warehouse,
             work_dir,

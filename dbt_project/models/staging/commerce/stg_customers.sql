@@ -10,19 +10,29 @@
 -- a customer enrolled after as_of is a pending member in this build.
 {%- set required_columns = ['program_id', 'customer_id'] -%}
 {%- set content_columns = ['email', 'first_name', 'last_name', 'birthday', 'raw_enrolled_at', 'raw_unenrolled_at'] -%}
+{%- set raw_source = key_scoped_source('customers') -%}
+{%- set raw_key = ['program_id', 'customer_id'] -%}
 {%- set key = 'program_id, customer_id, basic_rejection' %}
 
 with
 
-source as (
-    select * from {{ key_scoped_source('customers') }}
+-- the raw keys that more than one row has (flag_duplicates)
+repeated_raw_keys as (
+    {{ repeated_key_hashes(raw_source, raw_key) }}
+),
+
+source as {{ not_materialized() }} (
+    select
+        raw_rows.*,
+        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
+    from {{ raw_source }} as raw_rows
 ),
 
 programs as (
     select * from {{ ref('stg_programs') }}
 ),
 
-renamed as (
+renamed as {{ not_materialized() }} (
     select
         -- keys
         program_id,
@@ -38,6 +48,8 @@ renamed as (
         enrolled_at as raw_enrolled_at,
         unenrolled_at as raw_unenrolled_at,
 
+        may_repeat_key,
+
         -- lineage
         _source_file as source_file,
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
@@ -45,7 +57,7 @@ renamed as (
     from source
 ),
 
-localized as (
+localized as {{ not_materialized() }} (
     select
         renamed.*,
         programs.program_id is not null as is_known_program,
@@ -58,7 +70,7 @@ localized as (
         on programs.program_id = renamed.program_id
 ),
 
-checked as (
+checked as {{ not_materialized() }} (
     select
         *,
         case

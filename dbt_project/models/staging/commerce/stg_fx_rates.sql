@@ -3,15 +3,25 @@
 -- cut at as_of: an order only ever uses a rate dated on or before its own (local) date.
 {%- set required_columns = ['currency', 'quote_currency', 'rate_date', 'rate'] -%}
 {%- set content_columns = ['rate'] -%}
+{%- set raw_source = source('raw', 'fx_rates') -%}
+{%- set raw_key = ['upper(currency)', 'upper(quote_currency)', 'cast(rate_date as date)'] -%}
 {%- set key = 'currency, quote_currency, rate_date, basic_rejection' %}
 
 with
 
-source as (
-    select * from {{ source('raw', 'fx_rates') }}
+-- the raw keys that more than one row has (flag_duplicates)
+repeated_raw_keys as (
+    {{ repeated_key_hashes(raw_source, raw_key) }}
 ),
 
-renamed as (
+source as {{ not_materialized() }} (
+    select
+        raw_rows.*,
+        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
+    from {{ raw_source }} as raw_rows
+),
+
+renamed as {{ not_materialized() }} (
     select
         -- keys
         upper(currency) as currency,
@@ -21,13 +31,15 @@ renamed as (
         -- rate
         cast(rate as decimal(18, 8)) as rate,
 
+        may_repeat_key,
+
         -- lineage
         _source_file as source_file,
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row
     from source
 ),
 
-checked as (
+checked as {{ not_materialized() }} (
     select
         *,
         case

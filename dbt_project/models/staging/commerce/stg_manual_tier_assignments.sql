@@ -4,19 +4,29 @@
 -- as_of do not exist.
 {%- set required_columns = ['program_id', 'assignment_id', 'customer_id', 'tier_code', 'assigned_at'] -%}
 {%- set content_columns = ['customer_id', 'tier_code', 'assigned_at', 'reason', 'assigned_by'] -%}
+{%- set raw_source = source('raw', 'manual_tier_assignments') -%}
+{%- set raw_key = ['program_id', 'assignment_id'] -%}
 {%- set key = 'program_id, assignment_id, basic_rejection' %}
 
 with
 
-source as (
-    select * from {{ source('raw', 'manual_tier_assignments') }}
+-- the raw keys that more than one row has (flag_duplicates)
+repeated_raw_keys as (
+    {{ repeated_key_hashes(raw_source, raw_key) }}
+),
+
+source as {{ not_materialized() }} (
+    select
+        raw_rows.*,
+        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
+    from {{ raw_source }} as raw_rows
 ),
 
 programs as (
     select * from {{ ref('stg_programs') }}
 ),
 
-renamed as (
+renamed as {{ not_materialized() }} (
     select
         -- keys
         program_id,
@@ -31,17 +41,20 @@ renamed as (
         -- instants (UTC)
         assigned_at,
 
+        may_repeat_key,
+
         -- lineage
         _source_file as source_file,
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row
     from source
 ),
 
-localized as (
+localized as {{ not_materialized() }} (
     select
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
+        programs.as_of_ends_at,
         {{ to_local_date('renamed.assigned_at', 'programs.timezone') }} as assigned_date
     from renamed
     left join programs
@@ -49,12 +62,13 @@ localized as (
 ),
 
 -- as_of (tier-rules §9): an assignment dated after the program's as-of date does not exist
-in_scope as (
+in_scope as {{ not_materialized() }} (
     select * from localized
-    where not is_known_program or assigned_date is null or assigned_date <= as_of_date
+    where not is_known_program
+        or {{ local_date_at_most('assigned_at', 'assigned_date', 'as_of_date', 'as_of_ends_at') }}
 ),
 
-checked as (
+checked as {{ not_materialized() }} (
     select
         *,
         case

@@ -10,19 +10,29 @@
 -- exist; a cancellation dated after it has not happened yet.
 {%- set required_columns = ['program_id', 'order_id', 'customer_id', 'ordered_at', 'currency', 'total_amount'] -%}
 {%- set content_columns = ['customer_id', 'ordered_at', 'currency', 'total_amount', 'raw_cancelled_at'] -%}
+{%- set raw_source = key_scoped_source('orders') -%}
+{%- set raw_key = ['program_id', 'order_id'] -%}
 {%- set key = 'program_id, order_id, basic_rejection' %}
 
 with
 
-source as (
-    select * from {{ key_scoped_source('orders') }}
+-- the raw keys that more than one row has (flag_duplicates)
+repeated_raw_keys as (
+    {{ repeated_key_hashes(raw_source, raw_key) }}
+),
+
+source as {{ not_materialized() }} (
+    select
+        raw_rows.*,
+        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
+    from {{ raw_source }} as raw_rows
 ),
 
 programs as (
     select * from {{ ref('stg_programs') }}
 ),
 
-renamed as (
+renamed as {{ not_materialized() }} (
     select
         -- keys
         program_id,
@@ -37,6 +47,8 @@ renamed as (
         ordered_at,
         cancelled_at as raw_cancelled_at,
 
+        may_repeat_key,
+
         -- lineage
         _source_file as source_file,
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
@@ -44,12 +56,13 @@ renamed as (
     from source
 ),
 
-localized as (
+localized as {{ not_materialized() }} (
     select
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
         programs.timezone as program_timezone,
+        programs.as_of_ends_at,
         {{ to_local_date('renamed.ordered_at', 'programs.timezone') }} as order_date,
         {{ to_local_date('renamed.raw_cancelled_at', 'programs.timezone') }} as raw_cancelled_date
     from renamed
@@ -58,12 +71,13 @@ localized as (
 ),
 
 -- as_of (tier-rules §1, §9): an order dated after the program's as-of date does not exist
-in_scope as (
+in_scope as {{ not_materialized() }} (
     select * from localized
-    where not is_known_program or order_date is null or order_date <= as_of_date
+    where not is_known_program
+        or {{ local_date_at_most('ordered_at', 'order_date', 'as_of_date', 'as_of_ends_at') }}
 ),
 
-checked as (
+checked as {{ not_materialized() }} (
     select
         *,
         case

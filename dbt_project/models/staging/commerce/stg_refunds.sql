@@ -9,19 +9,29 @@
 -- in int_refunds__validated. Refunds dated after the program's as_of do not exist.
 {%- set required_columns = ['program_id', 'refund_id', 'order_id', 'refunded_at', 'amount'] -%}
 {%- set content_columns = ['order_id', 'refunded_at', 'amount'] -%}
+{%- set raw_source = key_scoped_source('refunds') -%}
+{%- set raw_key = ['program_id', 'refund_id'] -%}
 {%- set key = 'program_id, refund_id, basic_rejection' %}
 
 with
 
-source as (
-    select * from {{ key_scoped_source('refunds') }}
+-- the raw keys that more than one row has (flag_duplicates)
+repeated_raw_keys as (
+    {{ repeated_key_hashes(raw_source, raw_key) }}
+),
+
+source as {{ not_materialized() }} (
+    select
+        raw_rows.*,
+        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
+    from {{ raw_source }} as raw_rows
 ),
 
 programs as (
     select * from {{ ref('stg_programs') }}
 ),
 
-renamed as (
+renamed as {{ not_materialized() }} (
     select
         -- keys
         program_id,
@@ -34,6 +44,8 @@ renamed as (
         -- instants (UTC)
         refunded_at,
 
+        may_repeat_key,
+
         -- lineage
         _source_file as source_file,
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row,
@@ -41,12 +53,13 @@ renamed as (
     from source
 ),
 
-localized as (
+localized as {{ not_materialized() }} (
     select
         renamed.*,
         programs.program_id is not null as is_known_program,
         programs.as_of_date,
         programs.timezone as program_timezone,
+        programs.as_of_ends_at,
         {{ to_local_date('renamed.refunded_at', 'programs.timezone') }} as refund_date
     from renamed
     left join programs
@@ -54,12 +67,13 @@ localized as (
 ),
 
 -- as_of (tier-rules §1, §9): a refund dated after the program's as-of date does not exist
-in_scope as (
+in_scope as {{ not_materialized() }} (
     select * from localized
-    where not is_known_program or refund_date is null or refund_date <= as_of_date
+    where not is_known_program
+        or {{ local_date_at_most('refunded_at', 'refund_date', 'as_of_date', 'as_of_ends_at') }}
 ),
 
-checked as (
+checked as {{ not_materialized() }} (
     select
         *,
         case

@@ -35,6 +35,9 @@ final as (
         programs.launch_date,
         coalesce(programs.back_date, programs.start_date) as counting_start_date,
         {{ as_of_date('programs.timezone') }} as as_of_date,
+        -- where the staging models' "on or before as_of" filters start (local_date_at_most)
+        {{ local_day_end_utc(as_of_date('programs.timezone'), 'programs.timezone') }}
+            as as_of_ends_at,
         programs.compare_period_modes,
         programs.config_hash,
         coalesce(status_by_program.is_ok, false)

@@ -39,56 +39,8 @@
     where flagged_rows.may_repeat_key
 {%- endmacro %}
 
-{#- The hashes of the values of `key_expressions` that more than one row of `relation` (the
-    raw rows) has: one 64-bit hash per row, cheaper to compare than the key columns. A
-    staging model keeps them in a CTE of its own (DuckDB stores it once: a few rows) and
-    marks each raw row with `may_repeat_key` (macro has_repeated_key) where it reads it:
-    DuckDB then sends each row to one branch of flag_duplicates before anything else is
-    computed for it. The expressions are read from the raw row and must be equal
-    whenever the staged duplicate key is (the key column itself, or the expression that
-    types it): every row whose staged key repeats is marked, and a hash collision only
-    marks more rows, which the window of flag_duplicates then finds unique. -#}
-{% macro repeated_key_hashes(relation, key_expressions) -%}
-    {{ return(adapter.dispatch('repeated_key_hashes', 'vip_tiers')(relation, key_expressions)) }}
-{%- endmacro %}
-
-{#- DuckDB sorts the hashes and keeps those equal to the one before: at 1M members this took
-    1.5 s where grouping them took 3.3 to 5.5 s (25.7M ledger rows, docs/benchmarks.md). -#}
-{% macro default__repeated_key_hashes(relation, key_expressions) -%}
-    select distinct key_hash
-    from (
-        select key_hash, lag(key_hash) over (order by key_hash) as previous_hash
-        from (
-            select {{ key_hash_sql(key_expressions) }} as key_hash
-            from {{ relation }} as raw_rows
-        ) as hashed
-    ) as sorted_hashes
-    where key_hash = previous_hash
-{%- endmacro %}
-
-{#- Spark would sort every row in one partition for a window without one: it groups. -#}
-{% macro spark__repeated_key_hashes(relation, key_expressions) -%}
-    select {{ key_hash_sql(key_expressions) }} as key_hash
-    from {{ relation }} as raw_rows
-    group by 1
-    having count(*) > 1
-{%- endmacro %}
-
 {#- SQL true when the row's `key_expressions` hash to one of the `hashes` CTE
     (repeated_key_hashes). -#}
 {% macro has_repeated_key(key_expressions, hashes) -%}
     {{ key_hash_sql(key_expressions) }} in (select key_hash from {{ hashes }})
-{%- endmacro %}
-
-{#- A 64-bit hash of the values of `expressions` (nulls hash alike). -#}
-{% macro key_hash_sql(expressions) -%}
-    {{ return(adapter.dispatch('key_hash_sql', 'vip_tiers')(expressions)) }}
-{%- endmacro %}
-
-{% macro default__key_hash_sql(expressions) -%}
-    hash({{ expressions | join(', ') }})
-{%- endmacro %}
-
-{% macro spark__key_hash_sql(expressions) -%}
-    xxhash64({{ expressions | join(', ') }})
 {%- endmacro %}

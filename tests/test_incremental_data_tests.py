@@ -137,7 +137,7 @@ def test_a_full_refresh_build_tests_every_row(continued: Path, tmp_path: Path) -
 
 
 def test_a_staging_key_test_counts_accepted_copies_only(continued: Path, tmp_path: Path) -> None:
-    """The key tests group a hash of the key first (macros/repeated_keys.sql); an accepted
+    """The key tests find repeated key hashes first (macros/repeated_keys.sql); an accepted
     order planted twice more fails the test with its copies, a rejected copy does not."""
     test = "stg_orders_accepted_key_is_unique"
     (tmp_path / "planted").mkdir()

@@ -44,3 +44,22 @@
 {% macro has_repeated_key(key_expressions, hashes) -%}
     {{ key_hash_sql(key_expressions) }} in (select key_hash from {{ hashes }})
 {%- endmacro %}
+
+{#- The first two CTEs of a staging model: `repeated_raw_keys`, the key hashes that more
+    than one raw row has (repeated_key_hashes of `key_expressions`), and `source`, every
+    raw row of `relation` with `may_repeat_key` (has_repeated_key), which flag_duplicates
+    splits on. Declared not materialized, like the CTEs between it and flag_duplicates. -#}
+{% macro marked_raw_rows_ctes(relation, key_expressions) -%}
+-- the raw keys that more than one row has (flag_duplicates)
+repeated_raw_keys as (
+    {{ repeated_key_hashes(relation, key_expressions) | indent(4) }}
+),
+
+-- every raw row, marked when its key may repeat
+source as {{ not_materialized() }} (
+    select
+        raw_rows.*,
+        {{ has_repeated_key(key_expressions, 'repeated_raw_keys') }} as may_repeat_key
+    from {{ relation }} as raw_rows
+),
+{%- endmacro %}

@@ -30,14 +30,14 @@
 
 {#- The hashes of the values of `key_expressions` that more than one row of `relation` has:
     one 64-bit hash per row, cheaper to compare than the key columns. For repeated_keys, and
-    for the duplicate flags of the staging models (the expressions are then read from the
-    raw rows; macros/flag_duplicates.sql). A staging model keeps them in a CTE of its own (DuckDB stores it once: a few rows) and
-    marks each raw row with `may_repeat_key` (macro has_repeated_key) where it reads it:
-    DuckDB then sends each row to one branch of flag_duplicates before anything else is
-    computed for it. The expressions are read from the raw row and must be equal
-    whenever the staged duplicate key is (the key column itself, or the expression that
-    types it): every row whose staged key repeats is marked, and a hash collision only
-    marks more rows, which the window of flag_duplicates then finds unique. -#}
+    for the duplicate flags of the staging models (macros/flag_duplicates.sql): a staging
+    model keeps them in a CTE of its own (a few rows, which DuckDB stores once) and marks
+    each raw row with `may_repeat_key` (has_repeated_key) where it reads it, so that DuckDB
+    sends each row to one branch of flag_duplicates before anything else is computed for
+    it. There the expressions are read from the raw rows and must be equal whenever the
+    staged duplicate key is (the key column itself, or the expression that types it): every
+    row whose staged key repeats is marked, and a hash collision only marks more rows, which
+    the window of flag_duplicates then finds unique. -#}
 {% macro repeated_key_hashes(relation, key_expressions) -%}
     {{ return(adapter.dispatch('repeated_key_hashes', 'vip_tiers')(relation, key_expressions)) }}
 {%- endmacro %}

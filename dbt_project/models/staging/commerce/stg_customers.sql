@@ -10,23 +10,11 @@
 -- a customer enrolled after as_of is a pending member in this build.
 {%- set required_columns = ['program_id', 'customer_id'] -%}
 {%- set content_columns = ['email', 'first_name', 'last_name', 'birthday', 'raw_enrolled_at', 'raw_unenrolled_at'] -%}
-{%- set raw_source = key_scoped_source('customers') -%}
-{%- set raw_key = ['program_id', 'customer_id'] -%}
 {%- set key = 'program_id, customer_id, basic_rejection' %}
 
 with
 
--- the raw keys that more than one row has (flag_duplicates)
-repeated_raw_keys as (
-    {{ repeated_key_hashes(raw_source, raw_key) }}
-),
-
-source as {{ not_materialized() }} (
-    select
-        raw_rows.*,
-        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
-    from {{ raw_source }} as raw_rows
-),
+{{ marked_raw_rows_ctes(key_scoped_source('customers'), ['program_id', 'customer_id']) }}
 
 programs as (
     select * from {{ ref('stg_programs') }}

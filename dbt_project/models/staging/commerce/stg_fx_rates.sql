@@ -3,23 +3,12 @@
 -- cut at as_of: an order only ever uses a rate dated on or before its own (local) date.
 {%- set required_columns = ['currency', 'quote_currency', 'rate_date', 'rate'] -%}
 {%- set content_columns = ['rate'] -%}
-{%- set raw_source = source('raw', 'fx_rates') -%}
-{%- set raw_key = ['upper(currency)', 'upper(quote_currency)', 'cast(rate_date as date)'] -%}
 {%- set key = 'currency, quote_currency, rate_date, basic_rejection' %}
 
 with
 
--- the raw keys that more than one row has (flag_duplicates)
-repeated_raw_keys as (
-    {{ repeated_key_hashes(raw_source, raw_key) }}
-),
-
-source as {{ not_materialized() }} (
-    select
-        raw_rows.*,
-        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
-    from {{ raw_source }} as raw_rows
-),
+{{ marked_raw_rows_ctes(source('raw', 'fx_rates'),
+    ['upper(currency)', 'upper(quote_currency)', 'cast(rate_date as date)']) }}
 
 renamed as {{ not_materialized() }} (
     select

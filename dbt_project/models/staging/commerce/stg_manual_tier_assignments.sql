@@ -4,23 +4,12 @@
 -- as_of do not exist.
 {%- set required_columns = ['program_id', 'assignment_id', 'customer_id', 'tier_code', 'assigned_at'] -%}
 {%- set content_columns = ['customer_id', 'tier_code', 'assigned_at', 'reason', 'assigned_by'] -%}
-{%- set raw_source = source('raw', 'manual_tier_assignments') -%}
-{%- set raw_key = ['program_id', 'assignment_id'] -%}
 {%- set key = 'program_id, assignment_id, basic_rejection' %}
 
 with
 
--- the raw keys that more than one row has (flag_duplicates)
-repeated_raw_keys as (
-    {{ repeated_key_hashes(raw_source, raw_key) }}
-),
-
-source as {{ not_materialized() }} (
-    select
-        raw_rows.*,
-        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
-    from {{ raw_source }} as raw_rows
-),
+{{ marked_raw_rows_ctes(source('raw', 'manual_tier_assignments'),
+    ['program_id', 'assignment_id']) }}
 
 programs as (
     select * from {{ ref('stg_programs') }}

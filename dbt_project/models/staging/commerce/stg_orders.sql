@@ -10,23 +10,11 @@
 -- exist; a cancellation dated after it has not happened yet.
 {%- set required_columns = ['program_id', 'order_id', 'customer_id', 'ordered_at', 'currency', 'total_amount'] -%}
 {%- set content_columns = ['customer_id', 'ordered_at', 'currency', 'total_amount', 'raw_cancelled_at'] -%}
-{%- set raw_source = key_scoped_source('orders') -%}
-{%- set raw_key = ['program_id', 'order_id'] -%}
 {%- set key = 'program_id, order_id, basic_rejection' %}
 
 with
 
--- the raw keys that more than one row has (flag_duplicates)
-repeated_raw_keys as (
-    {{ repeated_key_hashes(raw_source, raw_key) }}
-),
-
-source as {{ not_materialized() }} (
-    select
-        raw_rows.*,
-        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
-    from {{ raw_source }} as raw_rows
-),
+{{ marked_raw_rows_ctes(key_scoped_source('orders'), ['program_id', 'order_id']) }}
 
 programs as (
     select * from {{ ref('stg_programs') }}

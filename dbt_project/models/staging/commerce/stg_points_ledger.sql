@@ -12,23 +12,11 @@
     'manual_adjustment', 'tier_bonus', 'redemption', 'expiration'] -%}
 {%- set required_columns = ['program_id', 'entry_id', 'customer_id', 'occurred_at', 'activity', 'points'] -%}
 {%- set content_columns = ['customer_id', 'occurred_at', 'activity', 'points', 'order_id'] -%}
-{%- set raw_source = key_scoped_source('points_ledger') -%}
-{%- set raw_key = ['program_id', 'entry_id'] -%}
 {%- set key = 'program_id, entry_id, basic_rejection' %}
 
 with
 
--- the raw keys that more than one row has (flag_duplicates)
-repeated_raw_keys as (
-    {{ repeated_key_hashes(raw_source, raw_key) }}
-),
-
-source as {{ not_materialized() }} (
-    select
-        raw_rows.*,
-        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
-    from {{ raw_source }} as raw_rows
-),
+{{ marked_raw_rows_ctes(key_scoped_source('points_ledger'), ['program_id', 'entry_id']) }}
 
 programs as (
     select * from {{ ref('stg_programs') }}

@@ -9,23 +9,11 @@
 -- in int_refunds__validated. Refunds dated after the program's as_of do not exist.
 {%- set required_columns = ['program_id', 'refund_id', 'order_id', 'refunded_at', 'amount'] -%}
 {%- set content_columns = ['order_id', 'refunded_at', 'amount'] -%}
-{%- set raw_source = key_scoped_source('refunds') -%}
-{%- set raw_key = ['program_id', 'refund_id'] -%}
 {%- set key = 'program_id, refund_id, basic_rejection' %}
 
 with
 
--- the raw keys that more than one row has (flag_duplicates)
-repeated_raw_keys as (
-    {{ repeated_key_hashes(raw_source, raw_key) }}
-),
-
-source as {{ not_materialized() }} (
-    select
-        raw_rows.*,
-        {{ has_repeated_key(raw_key, 'repeated_raw_keys') }} as may_repeat_key
-    from {{ raw_source }} as raw_rows
-),
+{{ marked_raw_rows_ctes(key_scoped_source('refunds'), ['program_id', 'refund_id']) }}
 
 programs as (
     select * from {{ ref('stg_programs') }}

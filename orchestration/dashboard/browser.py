@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -198,8 +200,14 @@ def _chromium(executable: str, timeout: float) -> Iterator[str]:
     """Start headless Chromium with a throw-away profile; yield its browser websocket URL."""
     with tempfile.TemporaryDirectory(prefix="vip-chromium-") as profile:
         command = [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+        # its own process group: the renderer, GPU and crash handler processes it starts
+        # write into the profile too, and must be gone before the profile is removed
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -216,14 +224,21 @@ def _chromium(executable: str, timeout: float) -> Iterator[str]:
             port, path = port_file.read_text().splitlines()[:2]
             yield f"ws://127.0.0.1:{port.strip()}{path.strip()}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            _stop_process_group(process)
             if process.stderr:
                 process.stderr.close()
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop Chromium and every process it started (its process group): asked first, then
+    killed, so that none still writes into the profile directory when it is removed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def _record(report: PageReport, events: list[dict[str, Any]]) -> None:

@@ -2,8 +2,8 @@
     sharing the key), has_key_conflict (those rows differ in row_content), copy_number
     (1 for the copy kept) and the first copy's source_file / source_row.
     Repeated keys are rare, so the ordered window functions run only on the rows that
-    `relation` marks `may_repeat_key` (macro has_repeated_key, computed where the raw rows
-    are read); every other row gets the trivial values. `key` is a comma-separated
+    `relation` marks `may_repeat_key` (macro marked_raw_rows_ctes, computed where the raw
+    rows are read); every other row gets the trivial values. `key` is a comma-separated
     column list (nulls compare equal); `content_columns` are compared as one text
     (row_content) and order the copies after source_file and source_row. That text is built
     only for the rows of repeated keys, not for every staged row (docs/benchmarks.md).
@@ -39,16 +39,11 @@
     where flagged_rows.may_repeat_key
 {%- endmacro %}
 
-{#- SQL true when the row's `key_expressions` hash to one of the `hashes` CTE
-    (repeated_key_hashes). -#}
-{% macro has_repeated_key(key_expressions, hashes) -%}
-    {{ key_hash_sql(key_expressions) }} in (select key_hash from {{ hashes }})
-{%- endmacro %}
-
 {#- The first two CTEs of a staging model: `repeated_raw_keys`, the key hashes that more
     than one raw row has (repeated_key_hashes of `key_expressions`), and `source`, every
-    raw row of `relation` with `may_repeat_key` (has_repeated_key), which flag_duplicates
-    splits on. Declared not materialized, like the CTEs between it and flag_duplicates. -#}
+    raw row of `relation` with `may_repeat_key` (its key hash is one of them), which
+    flag_duplicates splits on. `source` is declared not materialized, like the CTEs
+    between it and flag_duplicates. -#}
 {% macro marked_raw_rows_ctes(relation, key_expressions) -%}
 -- the raw keys that more than one row has (flag_duplicates)
 repeated_raw_keys as (
@@ -59,7 +54,8 @@ repeated_raw_keys as (
 source as {{ not_materialized() }} (
     select
         raw_rows.*,
-        {{ has_repeated_key(key_expressions, 'repeated_raw_keys') }} as may_repeat_key
+        {{ key_hash_sql(key_expressions) }} in (select key_hash from repeated_raw_keys)
+            as may_repeat_key
     from {{ relation }} as raw_rows
 ),
 {%- endmacro %}

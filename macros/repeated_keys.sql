@@ -32,7 +32,7 @@
     one 64-bit hash per row, cheaper to compare than the key columns. For repeated_keys, and
     for the duplicate flags of the staging models (macros/flag_duplicates.sql): a staging
     model keeps them in a CTE of its own (a few rows, which DuckDB stores once) and marks
-    each raw row with `may_repeat_key` (has_repeated_key) where it reads it, so that DuckDB
+    each raw row with `may_repeat_key` (marked_raw_rows_ctes) where it reads it, so that DuckDB
     sends each row to one branch of flag_duplicates before anything else is computed for
     it. There the expressions are read from the raw rows and must be equal whenever the
     staged duplicate key is (the key column itself, or the expression that types it): every

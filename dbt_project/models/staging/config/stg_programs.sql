@@ -4,7 +4,10 @@
 with
 
 programs as (
-    select * from {{ source('raw', 'programs') }}
+    select
+        *,
+        {{ as_of_date('timezone') }} as as_of_date
+    from {{ source('raw', 'programs') }}
 ),
 
 config_status as (
@@ -34,10 +37,9 @@ final as (
         programs.back_date,
         programs.launch_date,
         coalesce(programs.back_date, programs.start_date) as counting_start_date,
-        {{ as_of_date('programs.timezone') }} as as_of_date,
+        programs.as_of_date,
         -- where the staging models' "on or before as_of" filters start (local_date_at_most)
-        {{ local_day_end_utc(as_of_date('programs.timezone'), 'programs.timezone') }}
-            as as_of_ends_at,
+        {{ local_day_end_utc('programs.as_of_date', 'programs.timezone') }} as as_of_ends_at,
         programs.compare_period_modes,
         programs.config_hash,
         coalesce(status_by_program.is_ok, false)
